@@ -1,0 +1,55 @@
+"""Where a model lives: a hub id, a local folder, or a LoRA adapter folder on top of either.
+
+Training writes LoRA runs as adapter folders (``adapter_config.json``, PEFT's format) so that a
+70B run stores megabytes per variant, not a 140 GB copy. Every consumer resolves a model through
+``resolve_model`` so that adapters are applied the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    base: str  # hub id or local folder of full weights
+    adapter: str | None = None  # local folder of a PEFT adapter trained on top of ``base``
+    tokenizer: str | None = None  # folder holding the tokenizer (the adapter folder saves one too)
+
+    @property
+    def tokenizer_path(self) -> str:
+        return self.tokenizer or self.adapter or self.base
+
+
+def is_adapter(path: str | Path) -> bool:
+    return (Path(path) / "adapter_config.json").is_file()
+
+
+def resolve_model(path: str | Path) -> ModelRef:
+    """Split ``path`` into base weights and an optional adapter.
+
+    An adapter's base is read from ``adapter_config.json`` (``base_model_name_or_path``), which
+    PEFT writes as given when training started: a hub id or a path relative to the workflow's
+    working directory.
+    """
+    path = str(path)
+    if not is_adapter(path):
+        return ModelRef(base=path)
+    cfg = json.loads((Path(path) / "adapter_config.json").read_text())
+    base = cfg.get("base_model_name_or_path")
+    if not base:
+        raise ValueError(f"{path}/adapter_config.json has no base_model_name_or_path; cannot load the adapter.")
+    return ModelRef(base=base, adapter=path)
+
+
+def check_local_model(path: str) -> None:
+    """Fail early with a clear message when a path-looking model does not exist."""
+    p = Path(path)
+    looks_local = path.startswith((".", "/", "~")) or p.exists() or path.count("/") != 1
+    if looks_local and not (p / "config.json").is_file() and not is_adapter(p):
+        raise FileNotFoundError(
+            f"model '{path}': no config.json or adapter_config.json there. Give a Hugging Face hub id "
+            "(owner/name) or a local folder written by save_pretrained."
+        )

@@ -45,3 +45,10 @@ def gold_target(solution: str, answer: str, task: str) -> str:
         # GSM8K solutions already end with "#### N"; the normaliser strips <<calc>> notes.
         return solution if key in solution else f"{solution}\n{key} {answer}"
     return f"{solution} {key} {answer}"
+
+
+def build_requests(questions: Sequence[dict], demos: Sequence[dict] | None = None) -> list[dict]:
+    """Generation requests ``{"id", "prompt"}``: zero-shot, or with the demonstrations in front."""
+    pairs = [(d["question"], d["response"]) for d in demos or []]
+    return [{"id": q["id"], "prompt": few_shot_prompt(pairs, q["question"]) if pairs else zero_shot_prompt(q["question"])}
+            for q in questions]

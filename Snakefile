@@ -1,0 +1,24 @@
+# Weak-to-strong reasoning (Yang, Ma, Liu 2024) as one DAG.
+#   snakemake --cores all                                   tiny CPU default (config/config.yaml)
+#   snakemake --profile slurm --configfile config/paper/gsm8k.yaml   the paper's GSM8K grid on SLURM
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/weak.smk"
+include: "rules/stage1.smk"
+include: "rules/stage2.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,179 @@
+# Config accessors, path helpers, wildcard constraints and input functions shared by all rules.
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from w2s.config import canonical, validate_config  # noqa: E402
+
+# Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds.
+validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
+
+RESULTS = "results"
+WORK = f"{RESULTS}/.work"  # resumable state (partial generations, checkpoints): never a declared output
+SCRIPTS = Path(workflow.basedir) / "scripts"
+
+
+def _names(mapping):
+    return "|".join(sorted(map(re.escape, mapping))) or "NONE"
+
+
+def _all_weak():
+    return {w for exp in config["experiments"].values() for w in exp["weak"]}
+
+
+wildcard_constraints:
+    exp=_names(config["experiments"]),
+    dataset=_names(config["datasets"]),
+    weak=_names(_all_weak()),
+    owner=_names(_all_weak() | {"ceiling"}),
+    iter=r"[1-9][0-9]*",
+    side="weak|icl",
+    variant="weak|icl|hybrid",
+    pref="dpo|orpo",
+    toymodel=_names([m for m, c in config["models"].items() if c["path"] == "toy"]),
+    testset=_names(config["datasets"]),
+    sftset=r"iter[1-9][0-9]*-(weak|icl|hybrid)|full_weak|ceiling",
+    method=r"weak_floor|weak_icl|full_weak|ceiling|dpo|orpo|iter[1-9][0-9]*-(weak|icl|hybrid)",
+
+
+# ---------------------------------------------------------------- config slices (go into params)
+def exp_cfg(wc):
+    return config["experiments"][wc.exp]
+
+
+def dataset_cfg(name):
+    return config["datasets"][name]
+
+
+def task_of(wc):
+    return dataset_cfg(exp_cfg(wc)["dataset"])["task"]
+
+
+def model_cfg(name):
+    return config["models"][name]
+
+
+def slice_of(*keys, **kw):
+    """A stable, plain copy of one part of the config for params (Snakemake reruns on change)."""
+    node = config
+    for key in keys:
+        node = node[key]
+    return canonical(node)
+
+
+# ---------------------------------------------------------------- models
+def base_model_path(name):
+    """Where a configured model's weights are: built toy models, hub ids or local folders."""
+    path = model_cfg(name)["path"]
+    return f"{RESULTS}/toy_world/models/{name}" if path == "toy" else path
+
+
+def base_model_input(name):
+    """The rule that builds a toy model is an input; hub ids and external folders are not."""
+    return [base_model_path(name)] if model_cfg(name)["path"] == "toy" else []
+
+
+def weak_model_path(exp, weak):
+    if model_cfg(weak)["finetune"]:
+        return f"{RESULTS}/{exp}/{weak}/weak_model"
+    return base_model_path(weak)
+
+
+def weak_model_input(exp, weak):
+    if model_cfg(weak)["finetune"]:
+        return [weak_model_path(exp, weak)]
+    return base_model_input(weak)
+
+
+def strong_name(wc):
+    return exp_cfg(wc)["strong"]
+
+
+def last_iter(wc):
+    return exp_cfg(wc)["iterations"]
+
+
+def trained_model_path(exp, owner, sftset):
+    return f"{RESULTS}/{exp}/{owner}/models/{sftset}"
+
+
+def method_model(exp, owner, method):
+    """The model a method is evaluated with, and the model's config name (for engine settings)."""
+    strong = config["experiments"][exp]["strong"]
+    if method == "weak_floor":
+        return weak_model_path(exp, owner), owner
+    if method == "weak_icl":
+        return base_model_path(strong), strong
+    return trained_model_path(exp, owner, method), strong
+
+
+def model_input_for(path):
+    """A path is an input only when a rule of this workflow makes it."""
+    return [path] if path.startswith(f"{RESULTS}/") else []
+
+
+# ---------------------------------------------------------------- resources
+def job_resources(role, model_of):
+    """SLURM resources of a job that runs a model (role: generate | train).
+
+    ``model_of(wc)`` names the configured model whose resources apply; memory and runtime grow
+    with each retry (attempt), so a job killed for time or memory gets more on its next try.
+    """
+
+    def res(key):
+        def get(wc, attempt):
+            value = model_cfg(model_of(wc))["resources"][role][key]
+            return value * attempt if key in ("mem_mb", "runtime") else value
+
+        return get
+
+    return dict(gpu=res("gpus"), mem_mb=res("mem_mb"), runtime=res("runtime"))
+
+
+def job_threads(role, model_of):
+    return lambda wc: model_cfg(model_of(wc))["resources"][role]["threads"]
+
+
+def job_gpus(role, model_of):
+    return lambda wc: model_cfg(model_of(wc))["resources"][role]["gpus"]
+
+
+def the_strong(wc):
+    return config["experiments"][wc.exp]["strong"]
+
+
+def the_weak(wc):
+    return wc.weak
+
+
+# ---------------------------------------------------------------- targets
+def test_sets(exp):
+    return config["experiments"][exp]["test_sets"]
+
+
+def methods(exp):
+    cfg = config["experiments"][exp]
+    iters = [f"iter{i}-{v}" for i in range(1, cfg["iterations"] + 1) for v in ("weak", "icl", "hybrid")]
+    return ["weak_floor", "weak_icl", "full_weak", *iters, *cfg["methods"]]
+
+
+def eval_metrics(exp):
+    cfg = config["experiments"][exp]
+    out = [
+        f"{RESULTS}/{exp}/{weak}/eval/{method}/{t}.metrics.json"
+        for weak in cfg["weak"]
+        for method in methods(exp)
+        for t in cfg["test_sets"]
+    ]
+    out += [f"{RESULTS}/{exp}/ceiling/eval/ceiling/{t}.metrics.json" for t in cfg["test_sets"]]
+    return out
+
+
+def final_outputs():
+    out = []
+    for exp in config["experiments"]:
+        out += [f"{RESULTS}/tables/{exp}.{ext}" for ext in ("csv", "md")]
+        out += [f"{RESULTS}/figures/{exp}.png"]
+    return out

@@ -1,0 +1,228 @@
+"""Normalised splits: every dataset becomes the same JSONL rows.
+
+A normalised row is ``{"id", "question", "answer", "solution"}`` (+ ``"answer_type"`` for
+OlympicArena): ``answer`` is the final gold answer, ``solution`` the gold SFT target ending with
+the task's answer key (METHOD.md, "Prompts and answers"). ``train_2`` is written twice: the
+questions the method may see (``train_2.jsonl``: id, question) and the gold kept aside for the
+strong ceiling and for analysis (``train_2.gold.jsonl``).
+
+Sources (one per split in the config): a local JSON/JSONL/Parquet file, an http(s) URL of one,
+or a Hugging Face dataset ``hf://owner/name`` with ``config`` / ``split`` (several configs are
+concatenated, as OlympicArena's subjects are).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+from .io import InputError, iter_jsonl
+from .prompts import ANSWER_KEYS, gold_target
+
+_CALC_NOTE = re.compile(r"<<[^<>]*>>")
+# OlympicArena answer types the paper drops (program code, open-ended text).
+OLYMPIC_EXCLUDED_TYPES = ("CODE", "OT")
+
+
+def strip_calculator_notes(text: str) -> str:
+    """GSM8K's ``<<48/2=24>>`` annotations are tool calls, not reasoning: the paper removes them."""
+    return _CALC_NOTE.sub("", text)
+
+
+def gsm8k_final_answer(solution: str) -> str:
+    """The number after the last ``####`` of a GSM8K solution, commas removed."""
+    if "####" not in solution:
+        return ""
+    return solution.rsplit("####", 1)[1].strip().replace(",", "")
+
+
+def last_boxed(text: str) -> str:
+    """Content of the last ``\\boxed{...}`` (nested braces allowed), or ''."""
+    start = text.rfind("\\boxed")
+    if start < 0:
+        return ""
+    i = text.find("{", start)
+    if i < 0:
+        return ""
+    depth = 0
+    for j in range(i, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1 : j].strip()
+    return ""
+
+
+def _row_id(prefix: str, index: int, raw: dict) -> str:
+    for key in ("id", "unique_id", "idx"):
+        if key in raw and raw[key] is not None and str(raw[key]) != "":
+            return str(raw[key])
+    return f"{prefix}-{index}"
+
+
+def _text(raw: dict, keys: tuple[str, ...], where: str) -> str:
+    for key in keys:
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    raise InputError(
+        f"{where}: no non-empty text in any of the fields {', '.join(keys)} "
+        f"(fields present: {', '.join(sorted(raw)) or 'none'}). Check the dataset's field mapping."
+    )
+
+
+def normalise_gsm8k(raw: dict, index: int, where: str) -> dict:
+    question = _text(raw, ("question",), where)
+    # Raw GSM8K keeps the solution in "answer"; the paper's test file splits solution/answer.
+    solution_raw = raw.get("solution") if isinstance(raw.get("solution"), str) else raw.get("answer")
+    if not isinstance(solution_raw, str) or "####" not in solution_raw:
+        raise InputError(f"{where}: GSM8K rows need a solution ending in '#### N' (field 'answer' or 'solution').")
+    solution = strip_calculator_notes(solution_raw).strip()
+    answer = gsm8k_final_answer(solution)
+    if not answer:
+        raise InputError(f"{where}: the solution has '####' but no answer after it.")
+    return {"id": _row_id("gsm8k", index, raw), "question": question.strip(), "answer": answer,
+            "solution": gold_target(solution, answer, "gsm8k")}
+
+
+def normalise_math(raw: dict, index: int, where: str) -> dict:
+    question = _text(raw, ("problem", "question"), where)
+    solution = _text(raw, ("solution",), where).strip()
+    answer = raw.get("answer") if isinstance(raw.get("answer"), str) and raw["answer"].strip() else last_boxed(solution)
+    if not answer:
+        raise InputError(f"{where}: MATH rows need an 'answer' field or a \\boxed{{}} in the solution.")
+    row = {"id": _row_id("math", index, raw), "question": question.strip(), "answer": answer.strip(),
+           "solution": gold_target(solution, answer.strip(), "math")}
+    for key in ("subject", "level"):
+        if key in raw:
+            row[key] = raw[key]
+    return row
+
+
+def normalise_olympicarena(raw: dict, index: int, where: str) -> dict | None:
+    """OlympicArena (HF ``GAIR/OlympicArena``): English, not CODE/OT, answers may be lists."""
+    if raw.get("language", "EN") != "EN" or raw.get("answer_type") in OLYMPIC_EXCLUDED_TYPES:
+        return None
+    question = _text(raw, ("problem", "question", "prompt"), where)
+    answer = raw.get("answer", raw.get("final_answer"))
+    if isinstance(answer, list):
+        answer = ", ".join(str(a) for a in answer)
+    answer = "" if answer is None else str(answer).strip()
+    solution = raw.get("solution")
+    if isinstance(solution, list):
+        solution = "\n".join(str(s) for s in solution)
+    row = {"id": _row_id("olympicarena", index, raw), "question": question.strip(), "answer": answer,
+           "solution": gold_target(solution or "", answer, "olympicarena") if answer else "",
+           "answer_type": str(raw.get("answer_type") or "")}
+    if raw.get("subject"):
+        row["subject"] = raw["subject"]
+    return row
+
+
+NORMALISERS = {"gsm8k": normalise_gsm8k, "math": normalise_math, "olympicarena": normalise_olympicarena}
+
+
+def _load_hf(spec: dict) -> Iterable[dict]:
+    import datasets  # lazy: only a hub source needs it
+
+    name = spec["path"][len("hf://"):]
+    configs = spec.get("configs") or [spec.get("config")]
+    for config in configs:
+        ds = datasets.load_dataset(name, config, split=spec.get("split", "train"))
+        yield from ds
+
+
+def _load_file(path: Path) -> Iterable[dict]:
+    if path.suffix == ".parquet":
+        import polars as pl
+
+        yield from pl.read_parquet(path).iter_rows(named=True)
+    elif path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise InputError(f"{path}: a .json source must hold a list of objects.")
+        yield from data
+    else:
+        yield from iter_jsonl(path)
+
+
+def load_source(spec: dict, cache_dir: str | Path | None = None) -> Iterable[dict]:
+    """Raw rows of one split source: ``{"path": local | http(s)://... | hf://owner/name, ...}``."""
+    path = spec["path"]
+    if path.startswith("hf://"):
+        yield from _load_hf(spec)
+        return
+    if path.startswith(("http://", "https://")):
+        cache = Path(cache_dir or ".cache/w2s-downloads")
+        cache.mkdir(parents=True, exist_ok=True)
+        suffix = Path(path.split("?")[0]).suffix or ".jsonl"
+        local = cache / (hashlib.sha256(path.encode()).hexdigest()[:16] + suffix)
+        if not local.exists():
+            tmp = local.with_suffix(local.suffix + ".part")
+            urllib.request.urlretrieve(path, tmp)  # noqa: S310 - URL comes from the user's config
+            tmp.replace(local)
+        yield from _load_file(local)
+        return
+    local = Path(path)
+    if not local.exists():
+        raise InputError(f"dataset source '{path}': file not found. Fix the path in the config (datasets.*.splits).")
+    yield from _load_file(local)
+
+
+def normalise_split(task: str, spec: dict, split: str) -> list[dict]:
+    """Load one split and normalise it; ``spec`` may carry ``limit`` (first N rows) and ``filter``."""
+    normalise = NORMALISERS[task]
+    rows: list[dict] = []
+    where_base = spec["path"]
+    subjects = spec.get("subjects")
+    for index, raw in enumerate(load_source(spec)):
+        if not isinstance(raw, dict):
+            raise InputError(f"{where_base}, row {index + 1}: expected an object, got {type(raw).__name__}.")
+        if subjects and raw.get("subject") not in subjects:
+            continue
+        row = normalise(raw, index, f"{where_base}, row {index + 1}")
+        if row is not None:
+            rows.append(row)
+        if spec.get("limit") and len(rows) >= spec["limit"]:
+            break
+    if not rows:
+        raise InputError(f"{where_base}: split '{split}' is empty after normalisation. Check the source and its filters.")
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        if row["id"] in seen:
+            raise InputError(f"{where_base}: duplicate id {row['id']!r} (rows {seen[row['id']] + 1} and {i + 1}).")
+        seen[row["id"]] = i
+    if split != "train_2" and task in ("gsm8k", "math"):
+        key = ANSWER_KEYS[task]
+        if not any(key in r["solution"] for r in rows):
+            raise InputError(f"{where_base}: no gold solution contains the answer key '{key}'.")
+    return rows
+
+
+def check_disjoint(train_2: list[dict], test: list[dict], where: str) -> None:
+    """A test question that is also in train_2 leaks the evaluation into training."""
+    questions = {r["question"].strip() for r in train_2}
+    overlap = [r["id"] for r in test if r["question"].strip() in questions]
+    if overlap:
+        raise InputError(
+            f"{where}: {len(overlap)} test question(s) also appear in train_2 (first ids: {', '.join(overlap[:5])}). "
+            "Remove them from one split."
+        )
+
+
+def split_questions(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """train_2 as the method sees it (no gold) and the gold kept aside."""
+    public, gold = [], []
+    for r in rows:
+        q = {"id": r["id"], "question": r["question"]}
+        if "answer_type" in r:
+            q["answer_type"] = r["answer_type"]
+        public.append(q)
+        gold.append({"id": r["id"], "answer": r["answer"], "solution": r["solution"]})
+    return public, gold

@@ -1,0 +1,51 @@
+"""Accuracy, pass@k, bootstrap confidence intervals and performance gap recovered (PGR)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+
+
+def accuracy(correct: Sequence[bool]) -> float:
+    return sum(map(bool, correct)) / len(correct) if correct else float("nan")
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k of one question with n samples of which c are correct (Chen et al. 2021):
+    1 - C(n-c, k) / C(n, k)."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def mean_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> float:
+    """Mean pass@k over questions given (n, c) per question."""
+    return sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)
+
+
+def bootstrap_ci(correct: Sequence[bool], resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the accuracy: resample questions with replacement.
+
+    Seeded, so a rerun gives the same interval. The percentile method is used because
+    accuracies near 0 or 1 make normal intervals leave [0, 1].
+    """
+    values = [1 if c else 0 for c in correct]
+    n = len(values)
+    if n == 0:
+        return (float("nan"), float("nan"))
+    rng = random.Random(seed)
+    stats = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    lo_index = int(math.floor((1 - level) / 2 * resamples))
+    hi_index = int(math.ceil((1 + level) / 2 * resamples)) - 1
+    return (stats[max(lo_index, 0)], stats[min(hi_index, resamples - 1)])
+
+
+def pgr(method: float, weak_floor: float, strong_ceiling: float) -> float:
+    """Performance gap recovered: (method - weak floor) / (strong ceiling - weak floor)."""
+    gap = strong_ceiling - weak_floor
+    if gap == 0:
+        return float("nan")
+    return (method - weak_floor) / gap

@@ -1,0 +1,109 @@
+"""Stage II: confidence from n samples, and preference pairs (METHOD.md, Stage II).
+
+For each train_2 question, ``M_plus`` gave n samples. The answers are grouped (equivalence or
+the paper's exact string match), the most common group is the majority (a tie goes to the group
+seen first in sample order, which is seeded and so reproducible) and its share is the confidence.
+
+- confidence < tau, or an empty majority answer: drop the question.
+- weak answer == majority and some sample disagrees: chosen = the weak response, rejected = a
+  disagreeing sample (up to ``max_pairs`` distinct ones).  No disagreeing sample: too easy, skip.
+- weak answer != majority and confidence >= flip_threshold: chosen = a majority sample (up to
+  ``max_pairs`` distinct ones), rejected = the weak response.
+- otherwise skip.
+Which disagreeing / majority samples are used is a seeded draw per question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+
+from . import grading
+from .prompts import completion, zero_shot_prompt
+
+
+def question_seed(seed: int, qid: str) -> int:
+    """A per-question seed that does not depend on the order questions are processed in."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{qid}".encode()).digest()[:8], "big")
+
+
+def majority_vote(labels: list[int]) -> tuple[int, float]:
+    """The most common group label and its share; a tie goes to the label seen first.
+
+    Labels come from ``grading.group_answers``; -1 (no answer) counts as one group of its own,
+    so a question where most samples give no answer has an empty majority and is dropped.
+    """
+    counts = Counter(labels)
+    first_seen = {lab: labels.index(lab) for lab in counts}
+    majority = min(counts, key=lambda lab: (-counts[lab], first_seen[lab]))
+    return majority, counts[majority] / len(labels)
+
+
+def _distinct(responses: list[str], k: int, rng: random.Random) -> list[str]:
+    unique = list(dict.fromkeys(r.strip() for r in responses))
+    rng.shuffle(unique)
+    return unique[:k]
+
+
+def mine_pairs(
+    questions: list[dict],
+    weak: list[dict],
+    samples: list[dict],
+    task: str,
+    tau: float = 0.6,
+    flip_threshold: float = 0.8,
+    max_pairs: int = 1,
+    mode: str = "equivalence",
+    seed: int = 0,
+) -> tuple[list[dict], list[dict], dict]:
+    """Return (pairs, votes, summary). Pairs are prompt/chosen/rejected records for TRL."""
+    weak_by_id = {r["id"]: r["response"] for r in weak}
+    samples_by_id = {r["id"]: r["responses"] for r in samples}
+    pairs: list[dict] = []
+    votes: list[dict] = []
+    decisions: Counter = Counter()
+    for q in questions:
+        qid = q["id"]
+        responses = samples_by_id[qid]
+        weak_response = weak_by_id[qid]
+        preds = [grading.extract_answer(r, task) for r in responses]
+        weak_pred = grading.extract_answer(weak_response, task)
+        # Group the weak answer with the samples so "weak == majority" uses the same equivalence.
+        all_labels = grading.group_answers(preds + [weak_pred], task, mode=mode)
+        labels, weak_label = all_labels[:-1], all_labels[-1]
+        majority, confidence = majority_vote(labels)
+        majority_pred = preds[labels.index(majority)] if majority != -1 else ""
+        rng = random.Random(question_seed(seed, qid))
+        prompt = zero_shot_prompt(q["question"])
+        if confidence < tau:
+            decision = "low_confidence"
+        elif majority == -1 or not majority_pred:
+            decision = "empty_majority"
+        elif weak_pred and weak_label == majority:
+            disagreeing = [r for r, lab in zip(responses, labels) if lab != majority]
+            if not disagreeing:
+                decision = "too_easy"
+            else:
+                decision = "weak_chosen"
+                for rejected in _distinct(disagreeing, max_pairs, rng):
+                    pairs.append({"id": qid, "prompt": prompt, "chosen": completion(weak_response),
+                                  "rejected": completion(rejected), "kind": decision, "confidence": confidence,
+                                  "chosen_answer": weak_pred,
+                                  "rejected_answer": grading.extract_answer(rejected, task)})
+        elif confidence >= flip_threshold:
+            decision = "weak_rejected"
+            agreeing = [r for r, lab in zip(responses, labels) if lab == majority]
+            for chosen in _distinct(agreeing, max_pairs, rng):
+                pairs.append({"id": qid, "prompt": prompt, "chosen": completion(chosen),
+                              "rejected": completion(weak_response), "kind": decision, "confidence": confidence,
+                              "chosen_answer": majority_pred, "rejected_answer": weak_pred})
+        else:
+            decision = "uncertain_disagreement"
+        decisions[decision] += 1
+        votes.append({"id": qid, "majority": majority_pred, "confidence": confidence, "weak_answer": weak_pred,
+                      "decision": decision})
+    summary = {"questions": len(questions), "pairs": len(pairs), "decisions": dict(sorted(decisions.items())),
+               "tau": tau, "flip_threshold": flip_threshold, "max_pairs": max_pairs, "mode": mode,
+               "grader": grading.GRADER_ID}
+    return pairs, votes, summary

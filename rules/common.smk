@@ -148,6 +148,61 @@ def the_weak(wc):
     return wc.weak
 
 
+# ---------------------------------------------------------------- input functions
+def dataset_source_input(wc):
+    """The toy dataset is made by a rule; a real source is read (and downloaded) by the job."""
+    if dataset_cfg(wc.dataset)["source"] == "toy":
+        return rules.build_toy_data.output
+    return []
+
+
+def dataset_source(*splits):
+    """Only the splits a job reads go into its params: a new test source leaves train_1 alone."""
+
+    def get(wc):
+        source = dataset_cfg(wc.dataset)["source"]
+        if source == "toy":
+            source = {
+                s: {"path": f"{RESULTS}/toy_world/data/{s}.jsonl"} for s in splits
+            }
+        return canonical({s: source[s] for s in splits if s in source})
+
+    return get
+
+
+def train_2_answers_model(wc):
+    """Iteration 1: the weak model (weak side) and the base strong model with demonstrations
+    (ICL side); iteration i > 1: iteration i-1's weak-ft / icl-ft models, zero-shot."""
+    i = int(wc.iter)
+    if i > 1:
+        return trained_model_path(
+            wc.exp, wc.weak, f"iter{i - 1}-{wc.side}"
+        ), strong_name(wc)
+    if wc.side == "weak":
+        return weak_model_path(wc.exp, wc.weak), wc.weak
+    return base_model_path(strong_name(wc)), strong_name(wc)
+
+
+def answering_model(wc):
+    return train_2_answers_model(wc)[1]
+
+
+def uses_demonstrations(wc):
+    return wc.side == "icl" and int(wc.iter) == 1
+
+
+def m_plus(wc):
+    return trained_model_path(wc.exp, wc.weak, f"iter{last_iter(wc)}-hybrid")
+
+
+def eval_model(wc):
+    return method_model(wc.exp, wc.owner, wc.method)
+
+
+def eval_engine_model(wc):
+    return eval_model(wc)[1]
+
+
 # ---------------------------------------------------------------- targets
 def test_sets(exp):
     return config["experiments"][exp]["test_sets"]
@@ -155,7 +210,11 @@ def test_sets(exp):
 
 def methods(exp):
     cfg = config["experiments"][exp]
-    iters = [f"iter{i}-{v}" for i in range(1, cfg["iterations"] + 1) for v in ("weak", "icl", "hybrid")]
+    iters = [
+        f"iter{i}-{v}"
+        for i in range(1, cfg["iterations"] + 1)
+        for v in ("weak", "icl", "hybrid")
+    ]
     return ["weak_floor", "weak_icl", "full_weak", *iters, *cfg["methods"]]
 
 
@@ -167,7 +226,10 @@ def eval_metrics(exp):
         for method in methods(exp)
         for t in cfg["test_sets"]
     ]
-    out += [f"{RESULTS}/{exp}/ceiling/eval/ceiling/{t}.metrics.json" for t in cfg["test_sets"]]
+    out += [
+        f"{RESULTS}/{exp}/ceiling/eval/ceiling/{t}.metrics.json"
+        for t in cfg["test_sets"]
+    ]
     return out
 
 

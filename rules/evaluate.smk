@@ -2,14 +2,6 @@
 # graded in the same job: one predictions JSONL and one metrics JSON per (model, test set).
 
 
-def eval_model(wc):
-    return method_model(wc.exp, wc.owner, wc.method)
-
-
-def eval_engine_model(wc):
-    return eval_model(wc)[1]
-
-
 rule evaluate:
     input:
         test=f"{RESULTS}/data/{{testset}}/test.jsonl",
@@ -22,23 +14,28 @@ rule evaluate:
     output:
         predictions=f"{RESULTS}/{{exp}}/{{owner}}/eval/{{method}}/{{testset}}.jsonl",
         metrics=f"{RESULTS}/{{exp}}/{{owner}}/eval/{{method}}/{{testset}}.metrics.json",
+    log:
+        f"{RESULTS}/logs/{{exp}}/{{owner}}/evaluate.{{method}}.{{testset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{exp}}/{{owner}}/evaluate.{{method}}.{{testset}}.tsv"
+    conda:
+        "../envs/generate.yaml"
+    threads: job_threads("generate", eval_engine_model)
+    resources:
+        **job_resources("generate", eval_engine_model),
     params:
         model=lambda wc: eval_model(wc)[0],
         task=lambda wc: dataset_cfg(wc.testset)["task"],
         engine=lambda wc: slice_of("models", eval_engine_model(wc), "generation"),
         sampling=lambda wc: canonical(
-            {"max_new_tokens": dataset_cfg(wc.testset)["max_new_tokens"], "seed": config["seed"]}
+            {
+                "max_new_tokens": dataset_cfg(wc.testset)["max_new_tokens"],
+                "seed": config["seed"],
+            }
         ),
         workers=config["grading"]["workers"],
         gpus=job_gpus("generate", eval_engine_model),
         work=f"{WORK}/{{exp}}/{{owner}}/eval/{{method}}/{{testset}}",
-    threads: job_threads("generate", eval_engine_model)
-    resources:
-        **job_resources("generate", eval_engine_model),
-    log:
-        f"{RESULTS}/logs/{{exp}}/{{owner}}/evaluate.{{method}}.{{testset}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{{exp}}/{{owner}}/evaluate.{{method}}.{{testset}}.tsv"
     script:
         "../scripts/evaluate.py"
 
@@ -49,10 +46,12 @@ rule grade_samples:
         gold=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.gold.jsonl",
     output:
         f"{RESULTS}/{{exp}}/{{weak}}/stage2/passk.json",
+    log:
+        f"{RESULTS}/logs/{{exp}}/{{weak}}/grade_samples.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         task=task_of,
         workers=config["grading"]["workers"],
-    log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/grade_samples.log",
     script:
         "../scripts/grade_samples.py"

@@ -8,6 +8,10 @@ rule sample_demonstrations:
         weak=f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter1/weak.answers.jsonl",
     output:
         f"{RESULTS}/{{exp}}/{{weak}}/stage1/demonstrations.jsonl",
+    log:
+        f"{RESULTS}/logs/{{exp}}/{{weak}}/sample_demonstrations.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         task=task_of,
         demos=lambda wc: canonical(
@@ -18,8 +22,6 @@ rule sample_demonstrations:
                 or exp_cfg(wc)["demonstrations"]["ids"],
             }
         ),
-    log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/sample_demonstrations.log",
     script:
         "../scripts/sample_demonstrations.py"
 
@@ -34,11 +36,13 @@ rule consistency_filter:
         icl=f"{RESULTS}/{{exp}}/{{weak}}/sft_sets/iter{{iter}}-icl.jsonl",
         hybrid=f"{RESULTS}/{{exp}}/{{weak}}/sft_sets/iter{{iter}}-hybrid.jsonl",
         summary=f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter{{iter}}/filter.json",
+    log:
+        f"{RESULTS}/logs/{{exp}}/{{weak}}/consistency_filter.iter{{iter}}.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         task=task_of,
         mode=config["grading"]["mode"],
-    log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/consistency_filter.iter{{iter}}.log",
     script:
         "../scripts/consistency_filter.py"
 
@@ -49,10 +53,12 @@ rule build_full_weak_set:
         answers=f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter1/weak.answers.jsonl",
     output:
         f"{RESULTS}/{{exp}}/{{weak}}/sft_sets/full_weak.jsonl",
-    params:
-        task=task_of,
     log:
         f"{RESULTS}/logs/{{exp}}/{{weak}}/build_full_weak_set.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        task=task_of,
     script:
         "../scripts/build_sft_set.py"
 
@@ -63,10 +69,12 @@ rule build_ceiling_set:
         gold=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.gold.jsonl",
     output:
         f"{RESULTS}/{{exp}}/ceiling/sft_sets/ceiling.jsonl",
-    params:
-        task=task_of,
     log:
         f"{RESULTS}/logs/{{exp}}/ceiling/build_ceiling_set.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        task=task_of,
     script:
         "../scripts/build_sft_set.py"
 
@@ -77,18 +85,20 @@ rule train_strong_sft:
         model=lambda wc: model_input_for(base_model_path(the_strong(wc))),
     output:
         directory(f"{RESULTS}/{{exp}}/{{owner}}/models/{{sftset}}"),
+    log:
+        f"{RESULTS}/logs/{{exp}}/{{owner}}/train_strong_sft.{{sftset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{exp}}/{{owner}}/train_strong_sft.{{sftset}}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: job_threads("train", the_strong)
+    resources:
+        **job_resources("train", the_strong),
     params:
         model=lambda wc: base_model_path(the_strong(wc)),
         train=lambda wc: slice_of("models", the_strong(wc), "sft"),
         seed=config["seed"],
         work=f"{WORK}/{{exp}}/{{owner}}/models/{{sftset}}",
         gpus=job_gpus("train", the_strong),
-    threads: job_threads("train", the_strong)
-    resources:
-        **job_resources("train", the_strong),
-    log:
-        f"{RESULTS}/logs/{{exp}}/{{owner}}/train_strong_sft.{{sftset}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{{exp}}/{{owner}}/train_strong_sft.{{sftset}}.tsv"
     script:
         "../scripts/train_sft.py"

@@ -2,22 +2,29 @@
 # request, confidence-mined preference pairs, and DPO / ORPO from M_plus.
 
 
-def m_plus(wc):
-    return trained_model_path(wc.exp, wc.weak, f"iter{last_iter(wc)}-hybrid")
-
-
 rule sample_answers:
     input:
         questions=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.jsonl",
         model=m_plus,
     output:
         f"{RESULTS}/{{exp}}/{{weak}}/stage2/samples.jsonl",
+    log:
+        f"{RESULTS}/logs/{{exp}}/{{weak}}/sample_answers.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{exp}}/{{weak}}/sample_answers.tsv"
+    conda:
+        "../envs/generate.yaml"
+    threads: job_threads("generate", the_strong)
+    resources:
+        **job_resources("generate", the_strong),
     params:
         model=m_plus,
         engine=lambda wc: slice_of("models", the_strong(wc), "generation"),
         sampling=lambda wc: canonical(
             {
-                "max_new_tokens": dataset_cfg(exp_cfg(wc)["dataset"])["max_new_tokens"],
+                "max_new_tokens": dataset_cfg(exp_cfg(wc)["dataset"])[
+                    "max_new_tokens"
+                ],
                 "n": exp_cfg(wc)["stage2"]["n"],
                 "temperature": exp_cfg(wc)["stage2"]["temperature"],
                 "top_p": exp_cfg(wc)["stage2"]["top_p"],
@@ -26,13 +33,6 @@ rule sample_answers:
         ),
         gpus=job_gpus("generate", the_strong),
         work=f"{WORK}/{{exp}}/{{weak}}/stage2/samples",
-    threads: job_threads("generate", the_strong)
-    resources:
-        **job_resources("generate", the_strong),
-    log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/sample_answers.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{{exp}}/{{weak}}/sample_answers.tsv"
     script:
         "../scripts/generate.py"
 
@@ -46,15 +46,20 @@ rule mine_pairs:
         pairs=f"{RESULTS}/{{exp}}/{{weak}}/stage2/pairs.jsonl",
         votes=f"{RESULTS}/{{exp}}/{{weak}}/stage2/votes.jsonl",
         summary=f"{RESULTS}/{{exp}}/{{weak}}/stage2/pairs.json",
+    log:
+        f"{RESULTS}/logs/{{exp}}/{{weak}}/mine_pairs.log",
+    conda:
+        "../envs/analysis.yaml"
     params:
         task=task_of,
         mode=config["grading"]["mode"],
         rules=lambda wc: canonical(
-            {k: exp_cfg(wc)["stage2"][k] for k in ("tau", "flip_threshold", "max_pairs")}
+            {
+                k: exp_cfg(wc)["stage2"][k]
+                for k in ("tau", "flip_threshold", "max_pairs")
+            }
         ),
         seed=config["seed"],
-    log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/mine_pairs.log",
     script:
         "../scripts/mine_pairs.py"
 
@@ -65,18 +70,20 @@ rule train_preference:
         model=m_plus,
     output:
         directory(f"{RESULTS}/{{exp}}/{{weak}}/models/{{pref}}"),
+    log:
+        f"{RESULTS}/logs/{{exp}}/{{weak}}/train_preference.{{pref}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{exp}}/{{weak}}/train_preference.{{pref}}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: job_threads("train", the_strong)
+    resources:
+        **job_resources("train", the_strong),
     params:
         model=m_plus,
         train=lambda wc: canonical(exp_cfg(wc)[wc.pref]),
         seed=config["seed"],
         work=f"{WORK}/{{exp}}/{{weak}}/models/{{pref}}",
         gpus=job_gpus("train", the_strong),
-    threads: job_threads("train", the_strong)
-    resources:
-        **job_resources("train", the_strong),
-    log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/train_preference.{{pref}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{{exp}}/{{weak}}/train_preference.{{pref}}.tsv"
     script:
         "../scripts/train_preference.py"

@@ -7,40 +7,23 @@ rule train_weak_sft:
         model=lambda wc: base_model_input(wc.weak),
     output:
         directory(f"{RESULTS}/{{exp}}/{{weak}}/weak_model"),
+    log:
+        f"{RESULTS}/logs/{{exp}}/{{weak}}/train_weak_sft.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{exp}}/{{weak}}/train_weak_sft.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: job_threads("train", the_weak)
+    resources:
+        **job_resources("train", the_weak),
     params:
         model=lambda wc: base_model_path(wc.weak),
         train=lambda wc: slice_of("models", wc.weak, "sft"),
         seed=config["seed"],
         work=f"{WORK}/{{exp}}/{{weak}}/weak_model",
         gpus=job_gpus("train", the_weak),
-    threads: job_threads("train", the_weak)
-    resources:
-        **job_resources("train", the_weak),
-    log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/train_weak_sft.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{{exp}}/{{weak}}/train_weak_sft.tsv"
     script:
         "../scripts/train_sft.py"
-
-
-def train_2_answers_model(wc):
-    """Iteration 1: the weak model (weak side) and the base strong model with demonstrations
-    (ICL side); iteration i > 1: iteration i-1's weak-ft / icl-ft models, zero-shot."""
-    i = int(wc.iter)
-    if i > 1:
-        return trained_model_path(wc.exp, wc.weak, f"iter{i - 1}-{wc.side}"), strong_name(wc)
-    if wc.side == "weak":
-        return weak_model_path(wc.exp, wc.weak), wc.weak
-    return base_model_path(strong_name(wc)), strong_name(wc)
-
-
-def answering_model(wc):
-    return train_2_answers_model(wc)[1]
-
-
-def uses_demonstrations(wc):
-    return wc.side == "icl" and int(wc.iter) == 1
 
 
 rule answer_train_2:
@@ -54,20 +37,27 @@ rule answer_train_2:
         model=lambda wc: model_input_for(train_2_answers_model(wc)[0]),
     output:
         f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter{{iter}}/{{side}}.answers.jsonl",
-    params:
-        model=lambda wc: train_2_answers_model(wc)[0],
-        engine=lambda wc: slice_of("models", answering_model(wc), "generation"),
-        sampling=lambda wc: canonical(
-            {"max_new_tokens": dataset_cfg(exp_cfg(wc)["dataset"])["max_new_tokens"], "seed": config["seed"]}
-        ),
-        gpus=job_gpus("generate", answering_model),
-        work=f"{WORK}/{{exp}}/{{weak}}/stage1/iter{{iter}}/{{side}}.answers",
-    threads: job_threads("generate", answering_model)
-    resources:
-        **job_resources("generate", answering_model),
     log:
         f"{RESULTS}/logs/{{exp}}/{{weak}}/answer_train_2.iter{{iter}}.{{side}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{exp}}/{{weak}}/answer_train_2.iter{{iter}}.{{side}}.tsv"
+    conda:
+        "../envs/generate.yaml"
+    threads: job_threads("generate", answering_model)
+    resources:
+        **job_resources("generate", answering_model),
+    params:
+        model=lambda wc: train_2_answers_model(wc)[0],
+        engine=lambda wc: slice_of("models", answering_model(wc), "generation"),
+        sampling=lambda wc: canonical(
+            {
+                "max_new_tokens": dataset_cfg(exp_cfg(wc)["dataset"])[
+                    "max_new_tokens"
+                ],
+                "seed": config["seed"],
+            }
+        ),
+        gpus=job_gpus("generate", answering_model),
+        work=f"{WORK}/{{exp}}/{{weak}}/stage1/iter{{iter}}/{{side}}.answers",
     script:
         "../scripts/generate.py"

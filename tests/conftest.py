@@ -1,10 +1,15 @@
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# What a user's checkout holds that the workflow needs (results, caches and .venv stay behind).
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "config", "envs", "src", "slurm", "report")
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
@@ -15,3 +20,38 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data not found at {SHARED_DATA} (it lives beside the repository as ../shared/data)")
     return SHARED_DATA
+
+
+def copy_workflow(dst: Path) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            shutil.copy2(src, dst / name)
+    return dst
+
+
+def run_snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the snakemake CLI of this environment in ``workdir``; kill it (and its jobs) on timeout."""
+    cmd = ["timeout", "-k", "10", str(timeout), sys.executable, "-m", "snakemake", *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
+
+
+@pytest.fixture
+def workflow_copy(tmp_path) -> Path:
+    return copy_workflow(tmp_path / "wf")
+
+
+@pytest.fixture(scope="session")
+def e2e_run(tmp_path_factory) -> Path:
+    """The tiny default run end to end once per test session (several CPU minutes)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("e2e") / "wf")
+    res = run_snakemake(workdir, "--cores", "all", timeout=1500)
+    (workdir / "snakemake.stdout").write_text(res.stdout)
+    (workdir / "snakemake.stderr").write_text(res.stderr)
+    if res.returncode != 0:
+        pytest.fail(f"the default workflow failed (rc {res.returncode}); last output:\n{res.stderr[-5000:]}")
+    return workdir

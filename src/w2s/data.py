@@ -71,6 +71,8 @@ def _text(raw: dict, keys: tuple[str, ...], where: str) -> str:
         value = raw.get(key)
         if isinstance(value, str) and value.strip():
             return value
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{where}: field '{key}' must be a string, got {type(value).__name__}.")
     raise InputError(
         f"{where}: no non-empty text in any of the fields {', '.join(keys)} "
         f"(fields present: {', '.join(sorted(raw)) or 'none'}). Check the dataset's field mapping."

@@ -22,8 +22,31 @@ class Job:
     started: float
 
 
-def _redirect_to_log(path: str) -> None:
-    """Send fd 1 and 2 (Python, tqdm, C libraries alike) to the job's log file."""
+def _report_input_errors(console) -> None:
+    """Bad input ends the job with its one-paragraph message, on the console and in the log,
+    instead of a traceback from deep inside a library."""
+    from .config import ConfigError
+    from .io import InputError
+
+    default_hook = sys.excepthook
+
+    def hook(kind, value, tb):
+        if issubclass(kind, (InputError, ConfigError)):
+            message = f"error: {value}\n"
+            sys.stderr.write(message)
+            sys.stderr.flush()
+            if console is not None:
+                console.write(message)
+                console.flush()
+        else:
+            default_hook(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def _redirect_to_log(path: str):
+    """Send fd 1 and 2 (Python, tqdm, C libraries alike) to the job's log file; return the console."""
+    console = os.fdopen(os.dup(2), "w")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
@@ -31,13 +54,14 @@ def _redirect_to_log(path: str) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    return console
 
 
 def start(smk, uses_torch: bool = False) -> Job:
     """Set up a Snakemake ``script:`` job: logging, threads, quiet libraries."""
     log_path = smk.log[0] if len(smk.log) else None
-    if log_path:
-        _redirect_to_log(log_path)
+    console = _redirect_to_log(log_path) if log_path else None
+    _report_input_errors(console)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr, force=True)
     threads = max(1, int(smk.threads))

@@ -170,7 +170,6 @@ def generate_file(
     done = work.load()
 
     t0 = time.perf_counter()
-    counters = None
     items_generated = 0
     resumed = sum(1 for i in ids if i in done)
     if not all(i in done for i in ids):
@@ -180,6 +179,7 @@ def generate_file(
         resumed = len(requests) - sum(len(b) for b in todo)
         if resumed:
             log.info("resuming: %d of %d requests already generated in %s", resumed, len(requests), work.work_path)
+        start_counts = backend.counters.as_dict()  # a reused backend carries earlier jobs' counts
         t0 = time.perf_counter()  # speed of generation, not of loading the model
         with tqdm(total=len(requests), initial=resumed, desc=f"generate ({backend.name})", unit="prompt",
                   file=sys.stderr, disable=not settings.get("progress", True)) as bar:
@@ -199,12 +199,13 @@ def generate_file(
                 done.update((r["id"], r) for r in rows)
                 items_generated += len(rows)
                 bar.update(len(batch))
-        counters = backend.counters
+        end_counts = backend.counters.as_dict()
+        counts = {k: end_counts[k] - start_counts[k] for k in end_counts}
+    else:
+        counts = {"prompt_tokens_submitted": 0, "prompt_tokens_computed": 0, "generated_tokens": 0}
     seconds = time.perf_counter() - t0
 
     write_jsonl(output_path, (done[i] for i in ids))
-    counts = counters.as_dict() if counters else {"prompt_tokens_submitted": 0, "prompt_tokens_computed": 0,
-                                                  "generated_tokens": 0}
     metrics = {
         "backend": settings["backend"],
         "model": str(model),

@@ -401,3 +401,64 @@ def test_orpo_trains_the_adapter(world, m_plus, tmp_path):
     assert m["kind"] == "orpo" and m["steps"] == 2 and m["final_loss"] > 0
     assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == world["base"]
     assert not same_weights(weights(out), weights(m_plus))
+
+
+# ----------------------------------------------------------------------------------------------
+# Several processes (DDP on CPU through torchrun, the path `accelerate launch` takes on GPUs)
+
+_DDP_SCRIPT = """
+import json, os, sys
+import torch
+torch.set_num_threads(1)
+from transformers import TrainerCallback
+from w2s.training import train_preference
+
+class Crash(TrainerCallback):
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == 2:
+            raise SystemExit(3)
+
+base, m_plus, out, work, result, crash = sys.argv[1:7]
+pairs = json.loads(open(os.path.join(os.path.dirname(result), "pairs.json")).read())
+cfg = {"learning_rate": 1e-2, "max_steps": 4, "batch_size": 4, "save_steps": 2, "logging_steps": 1,
+       "lr_scheduler": "constant", "max_length": 64, "beta": 0.1}
+m = train_preference("dpo", m_plus, pairs, out, cfg, work, callbacks=[Crash()] if crash == "1" else None)
+if os.environ.get("RANK") == "0":
+    open(result, "w").write(json.dumps(m))
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_dpo_crash_and_resume(world, m_plus, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp_dpo.py"
+    script.write_text(_DDP_SCRIPT)
+    (tmp_path / "pairs.json").write_text(json.dumps(make_pairs(32)))
+    out, work, result = tmp_path / "out", tmp_path / "work", tmp_path / "result.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def launch(crash: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", str(_free_port()), str(script), world["base"], m_plus, str(out), str(work), str(result), crash]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    first = launch("1")
+    assert first.returncode != 0 and not out.exists()
+    assert Path(last_complete_checkpoint(work / "checkpoints")).name == "checkpoint-2"
+    second = launch("0")
+    assert second.returncode == 0, second.stderr[-3000:]
+    m = json.loads(result.read_text())
+    assert m["world_size"] == 2 and m["steps"] == 4 and Path(m["resumed_from"]).name == "checkpoint-2"
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == world["base"]
+    assert not same_weights(weights(out), weights(m_plus))
+    assert not (tmp_path / ".out.partial").exists()

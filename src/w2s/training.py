@@ -375,8 +375,16 @@ class _AdapterResumeMixin:
         from accelerate.utils import is_peft_model
 
         target = model if model is not None else self.model
+        target = self.accelerator.unwrap_model(target)
         root = Path(resume_from_checkpoint) / "adapter_model.safetensors"
-        if is_peft_model(target) and len(target.peft_config) > 1 and root.is_file() and not self.is_fsdp_enabled:
+        if is_peft_model(target) and len(target.peft_config) > 1 and root.is_file():
+            if self.is_fsdp_enabled:
+                # Sharded parameters need FSDP's own loading, which would hit the same skip; not built.
+                raise RuntimeError(
+                    f"cannot resume {resume_from_checkpoint} under FSDP: the model carries several adapters "
+                    "and transformers would restart the trained one from scratch. Delete "
+                    f"{Path(resume_from_checkpoint).parent} to start over, or train with DeepSpeed or DDP."
+                )
             from peft import set_peft_model_state_dict
             from safetensors.torch import load_file
 

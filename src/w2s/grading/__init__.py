@@ -302,14 +302,15 @@ def grade_rows(rows: Sequence[dict], task: str, workers: int = 1, timeout: float
         k = key(item)
         if k in decided or k in pending:
             continue
+        gold, pred, answer_type = item
         try:
-            decided[k] = _equivalent(*item, task, fast)
+            decided[k] = _equivalent(gold, pred, task, answer_type, fast)
         except NeedSymbolic:
             pending[k] = item
 
     def slow(k_item):
-        k, item = k_item
-        return k, _equivalent(*item, task, Checker(timeout, limit=workers).start())
+        k, (gold, pred, answer_type) = k_item
+        return k, _equivalent(gold, pred, task, answer_type, Checker(timeout, limit=workers).start())
 
     if pending:
         if workers == 1:

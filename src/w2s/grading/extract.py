@@ -19,6 +19,8 @@ END_MARKERS = ("</s>", "<|endoftext|>", "<|eot_id|>", "<|im_end|>", "<|end_of_te
 RUNAWAY = "Question:"
 
 _BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_LEADING_NUMBER_RE = re.compile(r"\s*\$?\s*([+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?)(?![0-9/])")
+_BOX_JOIN_RE = re.compile(r"[\s$]*(?:,|;|and|,\s*and)?[\s$]*")
 _PHRASE_RE = re.compile(r"(?i)(?:final answer|the answer)\s*(?:is|:)\s*:?")
 
 
@@ -107,23 +109,28 @@ def _brace_content(text: str, open_end: int) -> tuple[str, int] | None:
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last balanced ``\\boxed{}``/``\\fbox{}``; other boxes on the same line are
-    joined with ", " (a multi-part answer "\\boxed{1}, \\boxed{2}")."""
+    """Content of the last balanced ``\\boxed{}``/``\\fbox{}``; boxes just before it that are
+    separated from it only by a comma or "and" are joined with ", " (a multi-part answer
+    "\\boxed{1}, \\boxed{2}"); "First \\boxed{1}, finally \\boxed{2}" gives 2."""
     starts = [m for m in _BOXED_RE.finditer(text)]
     for m in reversed(starts[-MAX_TRIES:]):
         got = _brace_content(text, m.end())
         if got is None or not got[0].strip():
             continue
         line_start = text.rfind("\n", 0, m.start()) + 1
-        line_end = text.find("\n", got[1])
-        line_end = len(text) if line_end < 0 else line_end
-        parts = []
-        for other in starts[-MAX_TRIES:]:
-            if line_start <= other.start() < line_end:
-                piece = _brace_content(text, other.end())
-                if piece and piece[0].strip():
-                    parts.append(piece[0].strip())
-        return ", ".join(parts) if len(parts) > 1 else got[0].strip()
+        # Walk back over boxes on the same line that are separated only by a comma / "and".
+        parts = [got[0].strip()]
+        later_start = m.start()
+        for other in reversed([o for o in starts[-MAX_TRIES:] if line_start <= o.start() < m.start()]):
+            piece = _brace_content(text, other.end())
+            if not piece:
+                break
+            between = text[piece[1] : later_start]
+            if not piece[0].strip() or len(between) > 12 or not _BOX_JOIN_RE.fullmatch(between):
+                break
+            parts.insert(0, piece[0].strip())
+            later_start = other.start()
+        return ", ".join(parts)
     return None
 
 
@@ -187,6 +194,11 @@ def extract_raw(response: str, task: str) -> tuple[str, str]:
         return found, "boxed"
     found = _last_phrase(text)
     if found:
+        if task == "gsm8k":
+            # "The answer is 17, because ..." -> the number the phrase starts with.
+            m = _LEADING_NUMBER_RE.match(found)
+            if m:
+                return m.group(1), "phrase"
         return found, "phrase"
     if task == "gsm8k" and not ends_in_loop(text):
         found = last_number(text)

@@ -52,7 +52,9 @@ _SCI_RE = re.compile(
     r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*(?:[eE]([+-]?[0-9]{1,4})|(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*\{?\s*([+-]?[0-9]{1,4})\s*\}?)"
 )
 
-_SPACE_MACROS_RE = re.compile(r"\\[,;:! ]|\\q?quad(?![A-Za-z])|~")
+# "\\" (a LaTeX line break, as in pmatrix rows) is matched first so that "\\ " is never
+# mistaken for the spacing macro "\ ".
+_SPACE_MACROS_RE = re.compile(r"\\\\|\\[,;:! ]|\\q?quad(?![A-Za-z])|~")
 _LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|[bB]igg?[lr]?)(?![A-Za-z])\s*")
 _DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])")
 _STYLE_RE = re.compile(r"\\(?:displaystyle|textstyle|mathstrut|limits)(?![A-Za-z])")
@@ -165,7 +167,7 @@ def normalize(answer: str, task: str = "math") -> str:
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = s.replace("\\dbinom", "\\binom").replace("\\tbinom", "\\binom")
     s = _LEFT_RIGHT_RE.sub("", s)
-    s = _SPACE_MACROS_RE.sub(" ", s)
+    s = _SPACE_MACROS_RE.sub(lambda m: m.group(0) if m.group(0) == "\\\\" else " ", s)
     s = _STYLE_RE.sub("", s)
     s = _DEGREE_RE.sub("", s)
     s = s.replace("\\$", "").replace("$", "")

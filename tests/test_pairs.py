@@ -5,16 +5,18 @@ import pytest
 from w2s.pairs import majority_vote, mine_pairs
 
 
-def sample(answers):
-    return [f"Some steps.\n#### {a}" if a is not None else "I am not sure." for a in answers]
+KEYS = {"gsm8k": "####", "math": "The answer is:"}
 
 
-def run(weak_answer, answers, **kw):
+def sample(answers, task="gsm8k"):
+    return [f"Some steps.\n{KEYS[task]} {a}" if a is not None else "I am not sure." for a in answers]
+
+
+def run(weak_answer, answers, task="gsm8k", **kw):
     questions = [{"id": "q1", "question": "What is 2+2?"}]
-    weak = [{"id": "q1", "response": f"Two and two.\n#### {weak_answer}" if weak_answer is not None else "no idea"}]
-    samples = [{"id": "q1", "responses": sample(answers)}]
-    kw.setdefault("task", "gsm8k")
-    return mine_pairs(questions, weak, samples, **kw)
+    weak = [{"id": "q1", "response": f"Two and two.\n{KEYS[task]} {weak_answer}" if weak_answer is not None else "no idea"}]
+    samples = [{"id": "q1", "responses": sample(answers, task)}]
+    return mine_pairs(questions, weak, samples, task=task, **kw)
 
 
 def test_weak_agrees_with_confident_majority_gives_weak_as_chosen():
@@ -88,7 +90,7 @@ def test_equivalent_answers_vote_together():
     # 0.5 and 1/2 are one answer under equivalence, two under the paper's exact mode.
     answers = ["0.5"] * 4 + ["1/2"] * 4 + ["3"] * 2
     _, votes, _ = run("0.5", answers, task="math")
-    assert votes[0]["confidence"] == pytest.approx(0.8)
+    assert votes[0]["confidence"] == pytest.approx(0.8) and votes[0]["decision"] == "weak_chosen"
     _, votes_exact, _ = run("0.5", answers, task="math", mode="exact")
     assert votes_exact[0]["confidence"] == pytest.approx(0.4)
 

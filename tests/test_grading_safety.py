@@ -15,7 +15,7 @@ from w2s.grading import extract_answer, grade_rows, is_equivalent, sandbox
 
 pytestmark = pytest.mark.timeout(300)
 
-TIMEOUT = 1.0
+TIMEOUT = 0.5
 # Generous wall-time bound for one call: the deadline, plus starting a replacement worker
 # (~0.5-2 s on a loaded 2-core machine). A hang would blow far past it.
 BOUND = TIMEOUT + 20.0
@@ -105,7 +105,7 @@ def test_adversarial_outputs_bounded_and_nothing_executed(tmp_path, task, caplog
         started = time.monotonic()
         pred = extract_answer(response, task)
         assert time.monotonic() - started < 2.0, f"extraction is slow on {response[:60]!r}"
-        for gold in ("72", "x+1", pred[:200] or "1"):
+        for gold in ("72" if task == "gsm8k" else "x+1", pred[:200] or "1"):
             started = time.monotonic()
             result = is_equivalent(gold, pred, task, timeout=TIMEOUT)
             assert isinstance(result, bool)
@@ -134,10 +134,11 @@ def test_batch_with_hangs_finishes_and_grades_the_rest(tmp_path):
     bad = [{"response": r, "gold": "x+1"} for r in HEAVY + code_strings(marker)]
     rows = [row for pair in zip(bad, good * 6) for row in pair]
     started = time.monotonic()
-    graded = grade_rows(rows, "math", workers=2, timeout=TIMEOUT)
+    timeout = 2.0  # room for a real simplification of the good items on a loaded machine
+    graded = grade_rows(rows, "math", workers=2, timeout=timeout)
     elapsed = time.monotonic() - started
     # Every item has its own deadline: the batch cannot take longer than all of them in a row.
-    assert elapsed < len(bad) * TIMEOUT + BOUND
+    assert elapsed < len(bad) * timeout + BOUND
     by_response = {(r["response"], r["gold"]): r["correct"] for r in graded}
     assert [by_response[(g["response"], g["gold"])] for g in good] == [True, True, True, False]
     assert not any(by_response[(b["response"], b["gold"])] for b in bad)

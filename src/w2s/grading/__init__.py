@@ -38,6 +38,8 @@ Equivalence (``is_equivalent``, gold first)
   A decimal with >= 4 places matches a value within one unit of its last place (0.3333 = 1/3).
 - GSM8K: a number never equals an answer with no digit or with words in it ("2 hours 30
   minutes" is not 2.5: GSM8K asks for one number).
+- A plain number never equals a tuple, interval, set, list, union or matrix (two or more
+  top-level elements, ``\\cup`` or ``\\begin{...}``).
 - Everything else goes to math-verify (gold first, it is not symmetric) in a worker process:
   LaTeX fractions, roots, pi, complex numbers, tuples, intervals, sets, ``\\pm``, matrices,
   equations ("x=5" = "5"), percent, units. It is run only on answers of at most 1,000
@@ -101,7 +103,7 @@ from ..io import InputError, read_jsonl, write_jsonl
 from ..prompts import ANSWER_KEYS
 from . import compare, sandbox
 from .compare import Checker, NeedSymbolic
-from .extract import extract, extract_raw
+from .extract import _gsm8k_number, extract, extract_raw
 from .normalize import normalize
 
 __all__ = [
@@ -171,8 +173,6 @@ def _gold_answer(gold, task: str):
         return extract(gold, task)
     norm = normalize(gold, task)
     if task == "gsm8k":
-        from .extract import _gsm8k_number
-
         norm = _gsm8k_number(norm)
     return norm
 
@@ -180,8 +180,6 @@ def _gold_answer(gold, task: str):
 def _pred_answer(pred: str, task: str) -> str:
     norm = normalize(pred, task)
     if task == "gsm8k":
-        from .extract import _gsm8k_number
-
         norm = _gsm8k_number(norm)
     return norm
 

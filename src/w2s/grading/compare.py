@@ -139,7 +139,22 @@ def equal(gold: str, pred: str, task: str, ck: Checker) -> bool:
         return numbers_equal(gold, pred, g, p)
     if task == "gsm8k" and g is not None and _not_a_number(pred):
         return False
+    if (g is not None and _compound(pred)) or (p is not None and _compound(gold)):
+        return False
     return bool(ck.sym("verify", gold, pred))
+
+
+def _compound(s: str) -> bool:
+    """A tuple, interval, set, list, union or matrix: never equal to a single number. (Asking
+    math-verify costs up to half a second for such mismatched pairs, and the answer is no.)"""
+    if "\\cup" in s or "\\begin{" in s:
+        return True
+    inner = s
+    if s[:2] == "\\{" and s[-2:] == "\\}":
+        inner = s[2:-2]
+    elif len(s) >= 2 and s[0] in "([" and s[-1] in ")]":
+        inner = s[1:-1]
+    return len(split_top_level(inner)) >= 2
 
 
 def _not_a_number(s: str) -> bool:
@@ -160,6 +175,8 @@ def match(a: str, b: str, task: str, ck: Checker) -> bool:
     if x is not None and y is not None:
         return numbers_equal(a, b, x, y)
     if task == "gsm8k" and ((x is not None and _not_a_number(b)) or (y is not None and _not_a_number(a))):
+        return False
+    if (x is not None and _compound(b)) or (y is not None and _compound(a)):
         return False
     return bool(ck.sym("match", a, b))
 

@@ -284,6 +284,7 @@ def grade_rows(rows: Sequence[dict], task: str, workers: int = 1, timeout: float
     _check_task(task)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    rows = list(rows)  # iterated twice below; a generator would come back empty the second time
     items = []
     for i, row in enumerate(rows):
         response, gold, answer_type = _row_fields(row, i, task)

@@ -234,8 +234,5 @@ def eval_metrics(exp):
 
 
 def final_outputs():
-    out = []
-    for exp in config["experiments"]:
-        out += [f"{RESULTS}/tables/{exp}.{ext}" for ext in ("csv", "md")]
-        out += [f"{RESULTS}/figures/{exp}.png"]
-    return out
+    # table_outputs (rules/report_common.smk) lists every table, figure and provenance file.
+    return [path for exp in config["experiments"] for path in table_outputs(exp)]

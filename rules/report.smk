@@ -1,16 +1,43 @@
-# Paper-style tables and figures, one set per experiment.
+# Paper-style tables, figures and their provenance, one set per experiment; the HTML tables and the
+# PNG figures go into `snakemake --report report.html` with the captions in report/.
+
+
+include: "report_common.smk"
+
+
+report: "../report/workflow.rst"
 
 
 rule make_tables:
     input:
         metrics=lambda wc: eval_metrics(wc.exp),
-        passk=lambda wc: [
-            f"{RESULTS}/{wc.exp}/{w}/stage2/passk.json" for w in exp_cfg(wc)["weak"]
-        ],
     output:
-        csv=f"{RESULTS}/tables/{{exp}}.csv",
+        csv=report(
+            f"{RESULTS}/tables/{{exp}}.csv",
+            caption="../report/main_table.rst",
+            category="Tables",
+            subcategory="{exp}",
+            labels={"experiment": "{exp}", "table": "main", "format": "CSV"},
+        ),
+        long_csv=f"{RESULTS}/tables/{{exp}}.long.csv",
         md=f"{RESULTS}/tables/{{exp}}.md",
-        figure=f"{RESULTS}/figures/{{exp}}.png",
+        tex=f"{RESULTS}/tables/{{exp}}.tex",
+        html=report(
+            f"{RESULTS}/tables/{{exp}}.html",
+            caption="../report/main_table.rst",
+            category="Tables",
+            subcategory="{exp}",
+            labels={"experiment": "{exp}", "table": "main", "format": "HTML"},
+        ),
+        figure_png=report(
+            f"{RESULTS}/figures/{{exp}}.png",
+            caption="../report/accuracy_figure.rst",
+            category="Figures",
+            subcategory="{exp}",
+            labels={"experiment": "{exp}", "figure": "accuracy by stage"},
+        ),
+        figure_pdf=f"{RESULTS}/figures/{{exp}}.pdf",
+        provenance=f"{RESULTS}/tables/{{exp}}.provenance.json",
     log:
         f"{RESULTS}/logs/{{exp}}/make_tables.log",
     conda:
@@ -20,7 +47,105 @@ rule make_tables:
         weak=lambda wc: exp_cfg(wc)["weak"],
         methods=lambda wc: methods(wc.exp),
         test_sets=lambda wc: exp_cfg(wc)["test_sets"],
+        iterations=lambda wc: exp_cfg(wc)["iterations"],
         report=slice_of("report"),
         seed=config["seed"],
     script:
         "../scripts/make_tables.py"
+
+
+rule make_passk_table:
+    input:
+        passk=lambda wc: [
+            f"{RESULTS}/{wc.exp}/{w}/stage2/passk.json" for w in exp_cfg(wc)["weak"]
+        ],
+    output:
+        csv=f"{RESULTS}/tables/{{exp}}.passk.csv",
+        md=f"{RESULTS}/tables/{{exp}}.passk.md",
+        tex=f"{RESULTS}/tables/{{exp}}.passk.tex",
+        html=report(
+            f"{RESULTS}/tables/{{exp}}.passk.html",
+            caption="../report/passk_table.rst",
+            category="Tables",
+            subcategory="{exp}",
+            labels={"experiment": "{exp}", "table": "pass@k", "format": "HTML"},
+        ),
+        provenance=f"{RESULTS}/tables/{{exp}}.passk.provenance.json",
+    log:
+        f"{RESULTS}/logs/{{exp}}/make_passk_table.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        exp=lambda wc: wc.exp,
+        weak=lambda wc: exp_cfg(wc)["weak"],
+    script:
+        "../scripts/make_passk_table.py"
+
+
+rule make_data_quality_table:
+    input:
+        gold=train_2_gold,
+        sets=data_quality_inputs,
+    output:
+        csv=f"{RESULTS}/tables/{{exp}}.data_quality.csv",
+        md=f"{RESULTS}/tables/{{exp}}.data_quality.md",
+        tex=f"{RESULTS}/tables/{{exp}}.data_quality.tex",
+        html=report(
+            f"{RESULTS}/tables/{{exp}}.data_quality.html",
+            caption="../report/data_quality_table.rst",
+            category="Tables",
+            subcategory="{exp}",
+            labels={"experiment": "{exp}", "table": "data quality", "format": "HTML"},
+        ),
+        figure_png=report(
+            f"{RESULTS}/figures/{{exp}}.data_quality.png",
+            caption="../report/data_quality_figure.rst",
+            category="Figures",
+            subcategory="{exp}",
+            labels={"experiment": "{exp}", "figure": "set size vs label accuracy"},
+        ),
+        figure_pdf=f"{RESULTS}/figures/{{exp}}.data_quality.pdf",
+        provenance=f"{RESULTS}/tables/{{exp}}.data_quality.provenance.json",
+    log:
+        f"{RESULTS}/logs/{{exp}}/make_data_quality_table.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        exp=lambda wc: wc.exp,
+        task=task_of,
+        layout=lambda wc: data_quality_layout(wc.exp),
+        tau=lambda wc: exp_cfg(wc)["stage2"]["tau"],
+        flip_threshold=lambda wc: exp_cfg(wc)["stage2"]["flip_threshold"],
+        mode=config["grading"]["mode"],
+    script:
+        "../scripts/make_data_quality_table.py"
+
+
+rule plot_vote_confidence:
+    input:
+        gold=train_2_gold,
+        votes=lambda wc: [
+            f"{RESULTS}/{wc.exp}/{w}/stage2/votes.jsonl" for w in exp_cfg(wc)["weak"]
+        ],
+    output:
+        png=report(
+            f"{RESULTS}/figures/{{exp}}.confidence.png",
+            caption="../report/confidence_figure.rst",
+            category="Figures",
+            subcategory="{exp}",
+            labels={"experiment": "{exp}", "figure": "stage II vote confidence"},
+        ),
+        pdf=f"{RESULTS}/figures/{{exp}}.confidence.pdf",
+    log:
+        f"{RESULTS}/logs/{{exp}}/plot_vote_confidence.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        exp=lambda wc: wc.exp,
+        weak=lambda wc: exp_cfg(wc)["weak"],
+        task=task_of,
+        n=lambda wc: exp_cfg(wc)["stage2"]["n"],
+        tau=lambda wc: exp_cfg(wc)["stage2"]["tau"],
+        flip_threshold=lambda wc: exp_cfg(wc)["stage2"]["flip_threshold"],
+    script:
+        "../scripts/plot_vote_confidence.py"

@@ -1,10 +1,16 @@
-"""The experiment's main table (CSV, Markdown) and accuracy figure."""
+"""The experiment's main table: accuracy with a seeded bootstrap CI and PGR, as CSV (wide and long),
+Markdown, LaTeX and HTML; the accuracy-by-stage figure (PNG, PDF); the provenance JSON."""
 
 from w2s import tables, workflow
 
 workflow.start(snakemake)
 p = snakemake.params
-results = tables.collect(list(snakemake.input.metrics), resamples=p.report["bootstrap_resamples"], seed=p.seed,
-                         level=p.report["ci_level"])
-tables.write_tables(results, p.weak, p.methods, p.test_sets, snakemake.output.csv, snakemake.output.md, p.exp)
-tables.accuracy_figure(results, p.methods, snakemake.output.figure, f"{p.exp}: accuracy by stage")
+tables.build_main_table(
+    list(snakemake.input.metrics), dict(snakemake.output.items()), exp=p.exp, weak_models=list(p.weak),
+    methods=list(p.methods), test_sets=list(p.test_sets), resamples=p.report["bootstrap_resamples"],
+    level=p.report["ci_level"], seed=p.seed, last_iter=p.iterations,
+    # The config the table was made under: read in the job, not a param, so that an unrelated config
+    # edit does not rerun the table (its inputs would be unchanged).
+    config_hash=tables.config_sha256(snakemake.config),
+    settings={"experiment_config": snakemake.config["experiments"][p.exp]}, repo_dir=snakemake.scriptdir,
+)

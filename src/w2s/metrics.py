@@ -26,6 +26,28 @@ def mean_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> float:
     return sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)
 
 
+def bootstrap_indices(n: int, resamples: int = 1000, seed: int = 0) -> list[list[int]]:
+    """The question indices each bootstrap resample draws (with replacement), seeded.
+
+    ``bootstrap_ci`` draws exactly these, so a caller that resamples several methods on the same
+    questions with the same seed gets each method's ``bootstrap_ci`` interval and, from the same
+    resamples, paired statistics such as the PGR interval.
+    """
+    rng = random.Random(seed)
+    return [[rng.randrange(n) for _ in range(n)] for _ in range(resamples)]
+
+
+def percentile_interval(stats: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of bootstrap statistics: the order statistics at (1 -/+ level) / 2."""
+    if not stats:
+        return (float("nan"), float("nan"))
+    ordered = sorted(stats)
+    m = len(ordered)
+    lo_index = int(math.floor((1 - level) / 2 * m))
+    hi_index = int(math.ceil((1 + level) / 2 * m)) - 1
+    return (ordered[max(lo_index, 0)], ordered[min(max(hi_index, 0), m - 1)])
+
+
 def bootstrap_ci(correct: Sequence[bool], resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of the accuracy: resample questions with replacement.
 
@@ -36,11 +58,8 @@ def bootstrap_ci(correct: Sequence[bool], resamples: int = 1000, seed: int = 0, 
     n = len(values)
     if n == 0:
         return (float("nan"), float("nan"))
-    rng = random.Random(seed)
-    stats = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
-    lo_index = int(math.floor((1 - level) / 2 * resamples))
-    hi_index = int(math.ceil((1 + level) / 2 * resamples)) - 1
-    return (stats[max(lo_index, 0)], stats[min(hi_index, resamples - 1)])
+    stats = [sum(values[i] for i in draw) / n for draw in bootstrap_indices(n, resamples, seed)]
+    return percentile_interval(stats, level)
 
 
 def pgr(method: float, weak_floor: float, strong_ceiling: float) -> float:

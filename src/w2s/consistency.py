@@ -48,6 +48,6 @@ def consistency_filter(
         "kept": len(sets["weak"]),
         "weak_empty": n_weak_empty,
         "mode": mode,
-        "grader": grading.GRADER_ID,
+        "grader": grading.grader_id(mode),
     }
     return sets, summary

@@ -105,5 +105,5 @@ def mine_pairs(
                       "decision": decision})
     summary = {"questions": len(questions), "pairs": len(pairs), "decisions": dict(sorted(decisions.items())),
                "tau": tau, "flip_threshold": flip_threshold, "max_pairs": max_pairs, "mode": mode,
-               "grader": grading.GRADER_ID}
+               "grader": grading.grader_id(mode)}
     return pairs, votes, summary

@@ -4,6 +4,7 @@ trained here with `tokenizers` on synthetic addition problems. No hub access, CP
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -398,9 +399,27 @@ def test_dpo_full_model_reference_is_m_plus(world, tmp_path):
 def test_orpo_trains_the_adapter(world, m_plus, tmp_path):
     out = tmp_path / "orpo"
     m = train_preference("orpo", m_plus, make_pairs(16), str(out), {**FAST, "beta": 0.1, "max_steps": 2}, str(tmp_path / "w"))
-    assert m["kind"] == "orpo" and m["steps"] == 2 and m["final_loss"] > 0
+    assert m["kind"] == "orpo" and m["method"] == "lora" and m["steps"] == 2 and m["final_loss"] > 0
     assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == world["base"]
     assert not same_weights(weights(out), weights(m_plus))
+
+
+def test_orpo_full_model(world, tmp_path):
+    out = tmp_path / "orpo_full"
+    m = train_preference("orpo", world["base"], make_pairs(16), str(out), {**FAST, "method": "full", "max_steps": 2},
+                         str(tmp_path / "w"))
+    assert m["method"] == "full" and (out / "model.safetensors").is_file()
+    assert not same_weights(weights(out), weights(world["base"]))
+
+
+def test_bfloat16_training_on_cpu(world, tmp_path):
+    out = tmp_path / "bf16"
+    m = train_sft(world["base"], make_records(16), str(out), {**FAST, "method": "full", "max_steps": 2, "dtype": "bfloat16"},
+                  str(tmp_path / "w"))
+    assert m["steps"] == 2 and math.isfinite(m["final_loss"])
+    assert all(t.dtype == torch.bfloat16 for t in weights(out).values())
+    model, _ = load_for_inference(str(out), dtype="bfloat16")
+    assert next(model.parameters()).dtype == torch.bfloat16
 
 
 # ----------------------------------------------------------------------------------------------

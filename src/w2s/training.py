@@ -66,8 +66,12 @@ Multi-GPU (one process per GPU)
     ``--main_process_ip`` (``srun`` one launcher per node). Every process must call the training
     function with the same arguments; only the main process writes files. The model is loaded after
     the TRL config is built, so ZeRO-3 (``zero3_init_flag``) and FSDP (``cpu_ram_efficient_loading``)
-    can shard it while loading: a 70B model never sits whole in one process's memory. The
-    multi-GPU paths were not run on this CPU machine (only a 2-process CPU run of the same code).
+    can shard it while loading: a 70B model never sits whole in one process's memory.
+    Tested here: two CPU processes under ``torch.distributed.run`` (DDP over gloo, the same code path
+    as ``accelerate launch`` without DeepSpeed/FSDP), including a crash and resume. Not run here:
+    ZeRO-3 and FSDP (no GPU on this machine, where accelerate falls back to plain multi-process
+    CPU, and no deepspeed package). Under FSDP, resuming DPO on a LoRA adapter is refused with a
+    clear error (see ``_AdapterResumeMixin``); under ZeRO-3 DeepSpeed restores its own checkpoint.
 """
 
 from __future__ import annotations

@@ -8,5 +8,6 @@ p = snakemake.params
 tables.build_data_quality(
     snakemake.input.gold, p.layout, dict(snakemake.output.items()), exp=p.exp, task=p.task, tau=p.tau,
     flip_threshold=p.flip_threshold, grading_mode=p.mode, config_hash=tables.config_sha256(snakemake.config),
-    settings={"experiment_config": snakemake.config["experiments"][p.exp]}, repo_dir=snakemake.scriptdir,
+    settings={"experiment_config": snakemake.config["experiments"][p.exp], "grading": snakemake.config["grading"]},
+    repo_dir=snakemake.scriptdir,
 )

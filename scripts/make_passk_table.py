@@ -7,5 +7,6 @@ p = snakemake.params
 tables.build_passk_table(
     dict(zip(p.weak, snakemake.input.passk)), dict(snakemake.output.items()), exp=p.exp,
     config_hash=tables.config_sha256(snakemake.config),
-    settings={"stage2": snakemake.config["experiments"][p.exp]["stage2"]}, repo_dir=snakemake.scriptdir,
+    settings={"stage2": snakemake.config["experiments"][p.exp]["stage2"], "grading": snakemake.config["grading"]},
+    repo_dir=snakemake.scriptdir,
 )

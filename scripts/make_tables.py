@@ -12,5 +12,6 @@ tables.build_main_table(
     # The config the table was made under: read in the job, not a param, so that an unrelated config
     # edit does not rerun the table (its inputs would be unchanged).
     config_hash=tables.config_sha256(snakemake.config),
-    settings={"experiment_config": snakemake.config["experiments"][p.exp]}, repo_dir=snakemake.scriptdir,
+    settings={"experiment_config": snakemake.config["experiments"][p.exp], "grading": snakemake.config["grading"]},
+    repo_dir=snakemake.scriptdir,
 )

@@ -67,6 +67,8 @@ ENGINE_DEFAULTS = {
     # interrupted job keeps the finished chunks (resume granularity).
     "chunk_size": 512,
     "progress": True,
+    # transformers: batches of similar prompt length (False: request order; for benchmarks).
+    "group_by_length": True,
 }
 
 BACKENDS = ("transformers", "vllm")

@@ -149,7 +149,10 @@ class TransformersBackend(Backend):
             if prefix < MIN_SHARED_PREFIX:
                 prefix = 0
         per_batch = max(1, self.engine["batch_size"] // sampling.n)
-        batches = length_grouped_batches([len(t) - prefix for t in token_ids], per_batch)
+        if self.engine.get("group_by_length", True):
+            batches = length_grouped_batches([len(t) - prefix for t in token_ids], per_batch)
+        else:  # request order, for benchmarks of what grouping buys
+            batches = [list(range(k, min(k + per_batch, len(token_ids)))) for k in range(0, len(token_ids), per_batch)]
         check_batches(batches, len(prompts))
         return Prepared(prompts=prompts, token_ids=token_ids, batches=batches, prefix_len=prefix)
 

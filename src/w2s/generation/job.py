@@ -31,7 +31,7 @@ WORK_FILE = "generation.work.jsonl"
 
 # Engine keys that change which tokens come out (batch composition changes float rounding).
 _OUTPUT_ENGINE_KEYS = ("backend", "batch_size", "dtype", "max_model_len", "enable_prefix_caching",
-                       "tensor_parallel_size", "chunk_size", "lora_mode")
+                       "tensor_parallel_size", "chunk_size", "lora_mode", "group_by_length")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".gguf")
 
 

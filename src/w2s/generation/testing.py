@@ -108,3 +108,69 @@ def build_tiny_model(folder: str | Path, *, with_pad: bool = True, seed: int = 0
     tok = build_tokenizer(folder, with_pad=with_pad, seed=seed)
     build_llama(folder, tok, seed=seed, **model_kwargs)
     return str(folder)
+
+
+def word_problem(rng: random.Random) -> tuple[str, str]:
+    """A 1-4 step problem and its step-by-step answer ending ``#### N``: answers of varied length."""
+    names = ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay", "Gus", "Hal"]
+    things = ["apples", "pens", "cups", "books", "coins", "shells"]
+    name, thing = rng.choice(names), rng.choice(things)
+    total = rng.randint(1, 20)
+    question = [f"{name} has {total} {thing}."]
+    steps = []
+    for _ in range(rng.randint(1, 4)):
+        k = rng.randint(1, 9)
+        if rng.random() < 0.5 or total <= k:
+            question.append(f"Then {name} buys {k} more.")
+            steps.append(f"{total} + {k} = {total + k}")
+            total += k
+        else:
+            question.append(f"Then {name} gives {k} away.")
+            steps.append(f"{total} - {k} = {total - k}")
+            total -= k
+    question.append(f"How many {thing} now?")
+    return " ".join(question), "\n".join(steps) + f"\n#### {total}"
+
+
+def train_tiny_lm(folder: str | Path, *, steps: int = 300, batch: int = 32, seed: int = 0, lr: float = 3e-3,
+                  threads: int = 1) -> dict:
+    """A tiny Llama trained briefly on word problems, so it writes answers of varied length and then
+    stops (end-of-sequence token): the benchmark needs a model whose rows finish at different times.
+    Returns timing and the final training loss."""
+    import time
+
+    import torch
+
+    torch.set_num_threads(threads)
+    rng = random.Random(seed)
+    pairs = [word_problem(rng) for _ in range(3000)]
+    texts = [f"Question: {q}\nAnswer: {a}" for q, a in pairs]
+    tok = build_tokenizer(folder, seed=seed)
+    model = build_llama(folder, tok, seed=seed, init_range=0.02)
+    eos = tok.eos_token_id
+    data = [tok(t)["input_ids"] + [eos] for t in texts]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    gen = random.Random(seed + 1)
+    model.train()
+    t0 = time.perf_counter()
+    loss = None
+    for step in range(steps):
+        rows = [data[gen.randrange(len(data))] for _ in range(batch)]
+        width = max(len(r) for r in rows)
+        ids = torch.full((batch, width), tok.pad_token_id, dtype=torch.long)
+        labels = torch.full((batch, width), -100, dtype=torch.long)
+        mask = torch.zeros((batch, width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(r)
+            labels[i, : len(r)] = torch.tensor(r)
+            mask[i, : len(r)] = 1
+        for g in opt.param_groups:
+            g["lr"] = lr * min(1.0, (step + 1) / 20) * (1 - step / steps)
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return {"seconds": time.perf_counter() - t0, "loss": float(loss.detach()), "steps": steps}

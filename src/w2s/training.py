@@ -23,8 +23,11 @@ Public API
 Config keys (``cfg``; missing keys take the values of ``DEFAULTS`` / ``LORA_DEFAULTS``)
     method, lora {r, alpha, dropout, target_modules}, learning_rate, epochs, max_steps (-1: use
     epochs), batch_size (per device), gradient_accumulation_steps, max_length, lr_scheduler,
-    warmup_ratio, weight_decay, save_steps, save_total_limit, logging_steps, dtype ("float32" |
-    "bfloat16"), gradient_checkpointing; preference training adds beta.
+    warmup_ratio, weight_decay, save_steps, save_total_limit, logging_steps, dtype, gradient_checkpointing;
+    preference training adds beta. dtype: "float32"; "bfloat16" (weights loaded in bf16 and bf16
+    autocast; under ZeRO-3 DeepSpeed keeps fp32 master weights); "float16" (GPU only: fp16 autocast
+    with loss scaling; LoRA loads the frozen base in fp16, full fine-tuning keeps fp32 weights
+    because the gradient scaler cannot unscale fp16 gradients).
 
 Behaviour worth knowing
     * Outputs appear complete or not at all: every process saves into ``.<name>.partial`` beside
@@ -48,9 +51,11 @@ Behaviour worth knowing
       ``dataloader_num_workers=0``, gradient checkpointing off unless asked (TRL turns it on by
       default, which costs ~20% on CPU for nothing), bf16 only when ``dtype`` is ``bfloat16``
       (TRL defaults to bf16 mixed precision, which would silently run the CPU tests in bf16).
-    * CPU speed: set ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000
-      MALLOC_TOP_PAD_=1000000000`` in the environment of the job (glibc reads them at process
-      start, so this module cannot); DESIGN.md measured 3x on the toy models.
+    * CPU speed: without a GPU, training keeps freed memory for reuse instead of unmapping it after
+      every step, through glibc's ``mallopt`` (the run-time form of ``MALLOC_MMAP_MAX_=0
+      MALLOC_TRIM_THRESHOLD_=... MALLOC_TOP_PAD_=...``; DESIGN.md measured 3x with a 49k
+      vocabulary, ~6% CPU time on the toy strong model). Skipped when the job sets any ``MALLOC_``
+      variable itself, or with ``W2S_MALLOPT=0``.
 
 Multi-GPU (one process per GPU)
     The functions are unchanged under ``accelerate launch``; Trainer reads the distributed setup
@@ -140,8 +145,8 @@ def resolve_cfg(cfg: dict | None) -> dict:
     out["lora"] = lora
     if out["method"] not in ("full", "lora"):
         raise InputError(f"training config: method must be 'full' or 'lora', got {out['method']!r}.")
-    if out["dtype"] not in ("float32", "bfloat16"):
-        raise InputError(f"training config: dtype must be 'float32' or 'bfloat16', got {out['dtype']!r}.")
+    if out["dtype"] not in ("float32", "bfloat16", "float16"):
+        raise InputError(f"training config: dtype must be float32, bfloat16 or float16, got {out['dtype']!r}.")
     if out["learning_rate"] is None:
         out["learning_rate"] = 1e-4 if out["method"] == "lora" else 1e-5
     for key in ("batch_size", "gradient_accumulation_steps", "save_steps", "logging_steps"):
@@ -228,7 +233,14 @@ def _load_tokenizer(path: str):
 def _torch_dtype(name: str):
     import torch
 
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def _weights_dtype(cfg: dict, method: str) -> str:
+    """The dtype to load trainable weights in (see "dtype" in the module docstring)."""
+    if cfg["dtype"] == "float16" and method == "full":
+        return "float32"
+    return cfg["dtype"]
 
 
 def _load_causal_lm(path: str, dtype: str):
@@ -356,7 +368,7 @@ def _common_args(cfg: dict, ckpt_dir: Path, seed: int) -> dict:
         seed=int(seed),
         data_seed=int(seed),
         bf16=cfg["dtype"] == "bfloat16",
-        fp16=False,
+        fp16=cfg["dtype"] == "float16",
         gradient_checkpointing=bool(cfg["gradient_checkpointing"]),
         use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0,
@@ -481,7 +493,7 @@ def build_sft_trainer(model: str, records: list[dict], cfg: dict, work_dir: str,
     set_seed(seed)
     tokenizer = _load_tokenizer(model)
     pad = ensure_pad_token(tokenizer, allow_new_token=cfg["method"] == "full")
-    net = _load_causal_lm(model, cfg["dtype"])
+    net = _load_causal_lm(model, _weights_dtype(cfg, cfg["method"]))
     if pad == "added":
         net.resize_token_embeddings(len(tokenizer))
     _sync_special_tokens(net, tokenizer)
@@ -519,6 +531,7 @@ def train_sft(
     ``callbacks``: extra ``transformers.TrainerCallback`` objects (progress hooks, tests).
     """
     _set_threads(threads)
+    _tune_cpu_malloc()
     t0 = time.perf_counter()
     trainer, info = build_sft_trainer(model, records, cfg, work_dir, seed, callbacks)
     return _run_and_save(trainer, info, output_dir, work_dir, t0, kind="sft")
@@ -568,7 +581,7 @@ def build_preference_trainer(
     set_seed(seed)
     tokenizer = _load_tokenizer(ref.tokenizer_path)
     pad = ensure_pad_token(tokenizer, allow_new_token=method_used == "full")
-    net = _load_causal_lm(ref.base, cfg["dtype"])
+    net = _load_causal_lm(ref.base, _weights_dtype(cfg, method_used))
     if pad == "added":
         net.resize_token_embeddings(len(tokenizer))
     peft_config = None
@@ -616,6 +629,7 @@ def train_preference(
 ) -> dict:
     """DPO or ORPO from M_plus (``model``: full model folder or LoRA adapter folder) on ``pairs``."""
     _set_threads(threads)
+    _tune_cpu_malloc()
     t0 = time.perf_counter()
     trainer, info = build_preference_trainer(method, model, pairs, cfg, work_dir, seed, callbacks)
     return _run_and_save(trainer, info, output_dir, work_dir, t0, kind=method)
@@ -623,6 +637,38 @@ def train_preference(
 
 # ----------------------------------------------------------------------------------------------
 # Running, saving, loading
+
+
+_MALLOC_TUNED = False
+
+
+def _tune_cpu_malloc() -> None:
+    """Stop glibc from returning large freed blocks to the OS after every step (CPU jobs only).
+
+    Every training step allocates and frees the same large activation buffers; by default glibc
+    serves each from a fresh mmap and unmaps it on free, so every step pays page faults again.
+    Not on GPU jobs: there host memory holds checkpoints and loaded shards that should go back.
+    """
+    global _MALLOC_TUNED
+    import sys
+
+    import torch
+
+    if _MALLOC_TUNED or torch.cuda.is_available() or not sys.platform.startswith("linux"):
+        return
+    if os.environ.get("W2S_MALLOPT", "1") == "0" or any(k.startswith("MALLOC_") for k in os.environ):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4  # <malloc.h>
+        libc.mallopt(m_mmap_max, 0)
+        libc.mallopt(m_trim_threshold, 2**31 - 1)
+        libc.mallopt(m_top_pad, 1 << 30)
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
+        return
+    _MALLOC_TUNED = True
 
 
 def _set_threads(threads: int) -> None:
@@ -700,8 +746,8 @@ def load_for_inference(model: str, dtype: str = "float32"):
     Returns (model, tokenizer); the tokenizer pads on the left for batched generation and has a
     pad token (chosen as in training when it had none).
     """
-    if dtype not in ("float32", "bfloat16"):
-        raise InputError(f"load_for_inference: dtype must be 'float32' or 'bfloat16', got {dtype!r}.")
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise InputError(f"load_for_inference: dtype must be float32, bfloat16 or float16, got {dtype!r}.")
     check_local_model(model)
     ref = resolve_model(model)
     tokenizer = _load_tokenizer(ref.tokenizer_path)

@@ -481,3 +481,17 @@ def test_two_processes_dpo_crash_and_resume(world, m_plus, tmp_path):
     assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == world["base"]
     assert not same_weights(weights(out), weights(m_plus))
     assert not (tmp_path / ".out.partial").exists()
+
+
+def test_accelerate_configs_parse():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    folder = Path(__file__).resolve().parents[1] / "slurm" / "accelerate"
+    zero3 = load_config_from_file(str(folder / "zero3.yaml"))
+    assert zero3.distributed_type.value == "DEEPSPEED" and zero3.mixed_precision == "bf16"
+    assert zero3.deepspeed_config["zero_stage"] == 3 and zero3.deepspeed_config["zero3_save_16bit_model"] is True
+    fsdp = load_config_from_file(str(folder / "fsdp.yaml"))
+    assert fsdp.distributed_type.value == "FSDP" and fsdp.mixed_precision == "bf16"
+    assert fsdp.fsdp_config["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    # Activation checkpointing comes from the training config; both on at once fails.
+    assert fsdp.fsdp_config["fsdp_activation_checkpointing"] is False

@@ -59,24 +59,28 @@ Behaviour worth knowing
 
 Multi-GPU (one process per GPU)
     The functions are unchanged under ``accelerate launch``; Trainer reads the distributed setup
-    from the environment that the launcher sets. Use ``dtype: bfloat16`` with these configs::
+    from the environment that the launcher sets. In the workflow, ``w2s.launch.run_training``
+    writes the call to a JSON spec and starts it (training config key ``accelerate_config``)::
 
         accelerate launch --config_file slurm/accelerate/zero3.yaml --num_processes 8 \\
-            scripts/train_sft.py ...        # DeepSpeed ZeRO-3 (pip install deepspeed)
+            -m w2s.launch results/.../launch.json     # DeepSpeed ZeRO-3 (pip install deepspeed)
         accelerate launch --config_file slurm/accelerate/fsdp.yaml --num_processes 8 \\
-            scripts/train_sft.py ...        # PyTorch FSDP2, no extra package
+            -m w2s.launch results/.../launch.json     # PyTorch FSDP2, no extra package
 
-    ``--num_processes`` overrides the file (set it to the GPUs of the SLURM job, e.g.
-    ``$SLURM_GPUS_ON_NODE``); for several nodes add ``--num_machines``, ``--machine_rank``
-    ``--main_process_ip`` (``srun`` one launcher per node). Every process must call the training
-    function with the same arguments; only the main process writes files. The model is loaded after
-    the TRL config is built, so ZeRO-3 (``zero3_init_flag``) and FSDP (``cpu_ram_efficient_loading``)
-    can shard it while loading: a 70B model never sits whole in one process's memory.
-    Tested here: two CPU processes under ``torch.distributed.run`` (DDP over gloo, the same code path
+    Any script that calls ``train_sft`` / ``train_preference`` can be launched the same way. Use
+    ``dtype: bfloat16`` with these configs (their mixed_precision is bf16). ``--num_processes``
+    overrides the file (the GPUs of the SLURM job, e.g. ``$SLURM_GPUS_ON_NODE``); for several nodes
+    add ``--num_machines``, ``--machine_rank``, ``--main_process_ip`` (``srun`` one launcher per
+    node). Every process must call the training function with the same arguments; only the main
+    process writes files. The model is loaded after the TRL config is built, so ZeRO-3
+    (``zero3_init_flag``) shards it while loading, and FSDP (``cpu_ram_efficient_loading``) reads
+    it on rank 0 only (host memory for one copy) and broadcasts the shards. Tested here: two CPU processes under ``torch.distributed.run`` (DDP over gloo, the same code path
     as ``accelerate launch`` without DeepSpeed/FSDP), including a crash and resume. Not run here:
     ZeRO-3 and FSDP (no GPU on this machine, where accelerate falls back to plain multi-process
     CPU, and no deepspeed package). Under FSDP, resuming DPO on a LoRA adapter is refused with a
     clear error (see ``_AdapterResumeMixin``); under ZeRO-3 DeepSpeed restores its own checkpoint.
+    Loading an existing adapter (M_plus) onto a ZeRO-3-sharded base is the least-trodden path: try
+    a few steps on the cluster before a long run.
 """
 
 from __future__ import annotations
@@ -580,10 +584,11 @@ def build_preference_trainer(
 
     set_seed(seed)
     tokenizer = _load_tokenizer(ref.tokenizer_path)
-    pad = ensure_pad_token(tokenizer, allow_new_token=method_used == "full")
+    # No new pad token here: TRL would load DPO's full-model reference from disk with the old
+    # vocabulary. The preference collators mask padding by position, so EOS as pad is harmless, and
+    # an M_plus written by train_sft already carries its pad token.
+    pad = ensure_pad_token(tokenizer, allow_new_token=False)
     net = _load_causal_lm(ref.base, _weights_dtype(cfg, method_used))
-    if pad == "added":
-        net.resize_token_embeddings(len(tokenizer))
     peft_config = None
     if continue_adapter:
         from peft import PeftModel

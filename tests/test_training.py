@@ -238,6 +238,10 @@ def test_max_length_truncates_and_reports(world, tmp_path):
     trainer, info = build_sft_trainer(world["base"], records, {**FAST, "max_length": 48}, str(tmp_path / "w"))
     assert info["truncated"] == 1
     assert max(len(x) for x in trainer.train_dataset["input_ids"]) == 48
+    with pytest.raises(InputError, match="max_length=4"):  # every prompt alone is longer
+        build_sft_trainer(world["base"], records, {**FAST, "max_length": 4}, str(tmp_path / "w2"))
+    with pytest.raises(InputError, match="max_length=4"):
+        build_preference_trainer("dpo", world["base"], make_pairs(4), {**FAST, "max_length": 4}, str(tmp_path / "w3"))
 
 
 def test_full_sft_learns_to_stop(world, tmp_path):

@@ -455,6 +455,18 @@ def _count_truncated(tokenizer, texts: list[str], max_length: int | None) -> int
     return sum(n > max_length for n in lengths)
 
 
+def _check_left(trainer, n_rows: int, max_length: int | None) -> None:
+    """TRL drops rows whose prompt alone fills max_length; with none left it would fail obscurely."""
+    left = len(trainer.train_dataset)
+    if left == 0:
+        raise InputError(
+            f"all {n_rows} training rows were dropped: every prompt alone reaches max_length={max_length} "
+            "tokens. Raise max_length in the training config."
+        )
+    if left < n_rows:
+        log.warning("%d of %d rows dropped: their prompt alone reaches max_length=%s.", n_rows - left, n_rows, max_length)
+
+
 # ----------------------------------------------------------------------------------------------
 # SFT
 
@@ -515,6 +527,7 @@ def build_sft_trainer(model: str, records: list[dict], cfg: dict, work_dir: str,
         peft_config=_lora_config(cfg) if cfg["method"] == "lora" else None,
         callbacks=[_skip_final_checkpoint_callback(), *(callbacks or [])],
     )
+    _check_left(trainer, len(rows), cfg["max_length"])
     info = {"method": cfg["method"], "pad_token": pad, "truncated": truncated, "records": len(rows),
             "resume": resume, "base": model, "state": state}
     return trainer, info
@@ -616,6 +629,7 @@ def build_preference_trainer(
         peft_config=peft_config,
         callbacks=[_skip_final_checkpoint_callback(), *(callbacks or [])],
     )
+    _check_left(trainer, len(rows), cfg["max_length"])
     info = {"method": method_used, "preference": method, "pad_token": pad, "truncated": truncated,
             "records": len(rows), "resume": resume, "base": ref.base if continue_adapter else model, "state": state}
     return trainer, info

@@ -8,7 +8,8 @@ from w2s.prompts import completion, zero_shot_prompt
 
 job = workflow.start(snakemake, uses_torch=True)
 p = snakemake.params
-rows = read_jsonl(snakemake.input.train)
+# hybrid sets hold two records (weak and ICL) per question: ids repeat there.
+rows = read_jsonl(snakemake.input.train, unique=None)
 if rows and "prompt" not in rows[0]:
     # A normalised gold split (train_1): the target is the gold solution ending with the answer key.
     rows = [{"prompt": zero_shot_prompt(r["question"]), "completion": completion(r["solution"])} for r in rows]

@@ -31,13 +31,15 @@ def load(path: Path) -> dict:
 
 
 def parse_dry_run(text: str) -> list[dict]:
-    """The jobs of a `snakemake -n` listing: rule, wildcards and resources of each."""
+    """The jobs a Snakemake run or dry run lists: rule, jobid, wildcards and resources of each."""
     jobs = []
     for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", text):
         head = re.match(r"(?:local)?rule (\w+):\n", block)
         if not head:
             continue
-        job = {"rule": head.group(1), "local": block.startswith("local"), "wildcards": {}, "resources": {}}
+        jobid = re.search(r"^\s+jobid: (\d+)$", block, flags=re.M)
+        job = {"rule": head.group(1), "local": block.startswith("local"), "wildcards": {}, "resources": {},
+               "jobid": int(jobid.group(1)) if jobid else None}
         for key in ("wildcards", "resources"):
             m = re.search(rf"^\s+{key}: (.*)$", block, flags=re.M)
             if m:

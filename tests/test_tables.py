@@ -217,6 +217,18 @@ def test_pgr_undefined_when_ceiling_equals_floor(tmp_path):
     assert "| weak floor | 100.00 [100.0, 100.0] | – |" in (tmp_path / "results/tables/toy.md").read_text()
 
 
+def test_ceiling_below_floor_is_flagged(tmp_path):
+    ids = [f"t{i}" for i in range(30)]
+    rng = random.Random(0)
+    metrics = [write_eval(tmp_path, "toy-weak", m, ids, rng, rate=0.7 if m == "weak_floor" else 0.5) for m in METHODS]
+    metrics.append(write_eval(tmp_path, "ceiling", "ceiling", ids, rng, rate=0.3))
+    build_main(tmp_path, [str(p.relative_to(tmp_path)) for p in metrics], resamples=100, weak_models=["toy-weak"])
+    rows = {r["method"]: r for r in read_csv(tmp_path / "results/tables/toy.long.csv")}
+    assert float(rows["ceiling"]["accuracy"]) < float(rows["weak_floor"]["accuracy"])
+    assert rows["weak_floor"]["pgr"] == "0.0000" and rows["ceiling"]["pgr"] == "1.0000"  # still, and no -0.0
+    assert "Warning: for toy-weak the strong ceiling" in (tmp_path / "results/tables/toy.md").read_text()
+
+
 def test_tables_render_every_row_and_column(tmp_path):
     metrics = build_eval_tree(tmp_path)
     build_main(tmp_path, metrics)

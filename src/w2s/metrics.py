@@ -67,4 +67,5 @@ def pgr(method: float, weak_floor: float, strong_ceiling: float) -> float:
     gap = strong_ceiling - weak_floor
     if gap == 0:
         return float("nan")
-    return (method - weak_floor) / gap
+    # + 0.0 turns -0.0 (the floor itself when the gap is negative) into 0.0.
+    return (method - weak_floor) / gap + 0.0

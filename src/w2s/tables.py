@@ -225,7 +225,7 @@ def _pgr_interval(method: np.ndarray, floor: np.ndarray, ceiling: np.ndarray, le
     defined = gap != 0
     if defined.sum() < level * len(gap):
         return (float("nan"), float("nan"))
-    values = (method[defined] - floor[defined]) / gap[defined]
+    values = (method[defined] - floor[defined]) / gap[defined] + 0.0  # no -0.0
     return percentile_interval(values.tolist(), level)
 
 
@@ -376,10 +376,18 @@ def main_displays(results: pl.DataFrame, weak_models: Sequence[str], level: floa
                     row.append(f"{r['pgr']:.2f} [{_num(r['pgr_low'], '.2f')}, {_num(r['pgr_high'], '.2f')}]")
             rows.append(row)
         n_text = ", ".join(map(str, n_values)) or "?"
+        warnings = []
+        for weak in weak_models:
+            ends = {r["method"]: r["accuracy"] for r in df.filter(pl.col("weak") == weak).iter_rows(named=True)}
+            floor, ceiling = ends.get("weak_floor"), ends.get("ceiling")
+            if floor is not None and ceiling is not None and ceiling <= floor:
+                warnings.append(f"for {weak} the strong ceiling ({ceiling:.2f}) is not above the weak floor "
+                                f"({floor:.2f}): there is no gap to recover and its PGR is not meaningful.")
         notes = (f"Accuracy (%) on {n_text} questions with a {ci} (percentile bootstrap over questions, "
                  f"{resamples} seeded resamples). PGR = (method - weak floor) / (strong ceiling - weak floor), "
                  f"with a paired bootstrap {ci}; 0 and 1 by construction for the floor and the ceiling. "
-                 "The strong ceiling is fine-tuned on train_2 gold and is the same model in every column.")
+                 "The strong ceiling is fine-tuned on train_2 gold and is the same model in every column."
+                 + "".join(" Warning: " + w for w in warnings))
         displays.append(Display(
             title=f"{exp}: test set {testset} (n = {n_text})", columns=["method"] + [f"acc. [{ci}]", "PGR"] * len(weak_models),
             rows=rows, align="l" + "rr" * len(weak_models), groups=[(w, 2) for w in weak_models], rules_before=rules,

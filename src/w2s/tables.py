@@ -713,7 +713,8 @@ def accuracy_figure(results: pl.DataFrame, png: str, pdf: str | None = None, tit
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{title} test set {testset}".strip())
         ax.set_xlim(-0.6, len(methods) - 0.4)
-        ax.legend(title="weak model", fontsize="small", loc="upper left")
+        # Outside the axes: inside, it hid the first bars whenever the weak floor was high.
+        ax.legend(title="weak model", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     save_figure(fig, png, pdf)
     plt.close(fig)

@@ -229,6 +229,18 @@ def test_ceiling_below_floor_is_flagged(tmp_path):
     assert "Warning: for toy-weak the strong ceiling" in (tmp_path / "results/tables/toy.md").read_text()
 
 
+def test_without_a_ceiling_pgr_is_left_empty(tmp_path):
+    """OlympicArena has no train_2 gold, hence no strong ceiling: accuracies still, PGR empty."""
+    ids = [f"t{i}" for i in range(25)]
+    rng = random.Random(2)
+    metrics = [write_eval(tmp_path, "toy-weak", m, ids, rng) for m in METHODS]
+    build_main(tmp_path, [str(p.relative_to(tmp_path)) for p in metrics], resamples=100, weak_models=["toy-weak"])
+    rows = {r["method"]: r for r in read_csv(tmp_path / "results/tables/toy.long.csv")}
+    assert rows["ceiling"]["accuracy"] == "" and rows["dpo"]["pgr"] == "" and rows["dpo"]["accuracy"] != ""
+    assert "| strong ceiling | – | – |" in (tmp_path / "results/tables/toy.md").read_text()
+    assert Path(tmp_path / "results/figures/toy.png").stat().st_size > 0
+
+
 def test_tables_render_every_row_and_column(tmp_path):
     metrics = build_eval_tree(tmp_path)
     build_main(tmp_path, metrics)

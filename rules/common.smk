@@ -234,6 +234,11 @@ def methods(exp):
     return ["weak_floor", "weak_icl", "full_weak", *iters, *cfg["methods"]]
 
 
+def has_train_2_gold(exp):
+    """The strong ceiling and the train_2 analyses need train_2 gold (OlympicArena has none)."""
+    return dataset_cfg(config["experiments"][exp]["dataset"])["train_2_gold"]
+
+
 def eval_metrics(exp):
     cfg = config["experiments"][exp]
     out = [
@@ -242,10 +247,11 @@ def eval_metrics(exp):
         for method in methods(exp)
         for t in cfg["test_sets"]
     ]
-    out += [
-        f"{RESULTS}/{exp}/ceiling/eval/ceiling/{t}.metrics.json"
-        for t in cfg["test_sets"]
-    ]
+    if has_train_2_gold(exp):
+        out += [
+            f"{RESULTS}/{exp}/ceiling/eval/ceiling/{t}.metrics.json"
+            for t in cfg["test_sets"]
+        ]
     return out
 
 

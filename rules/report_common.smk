@@ -55,15 +55,19 @@ def table_outputs(exp):
     figures = f"{RESULTS}/figures/{exp}"
     out = [f"{tables}.{ext}" for ext in ("csv", "long.csv", "md", "tex", "html")]
     out += [f"{tables}.provenance.json", f"{figures}.png", f"{figures}.pdf"]
-    out += [
-        f"{tables}.data_quality.{ext}"
-        for ext in ("csv", "md", "tex", "html", "provenance.json")
-    ]
-    out += [f"{figures}.data_quality.png", f"{figures}.data_quality.pdf"]
-    if has_stage2(exp):
+    # Label quality and pass@k on train_2 need its gold, which OlympicArena keeps hidden.
+    gold = has_train_2_gold(exp)
+    if gold:
+        out += [
+            f"{tables}.data_quality.{ext}"
+            for ext in ("csv", "md", "tex", "html", "provenance.json")
+        ]
+        out += [f"{figures}.data_quality.png", f"{figures}.data_quality.pdf"]
+    if has_stage2(exp) and gold:
         out += [
             f"{tables}.passk.{ext}"
             for ext in ("csv", "md", "tex", "html", "provenance.json")
         ]
+    if has_stage2(exp):
         out += [f"{figures}.confidence.png", f"{figures}.confidence.pdf"]
     return out

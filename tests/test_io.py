@@ -61,3 +61,18 @@ def test_atomic_dir_replaces_only_on_success(tmp_path):
             raise RuntimeError
     assert (target / "w").read_text() == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_outputs_are_readable_by_others(tmp_path):
+    # mkstemp would leave 0600: results on a shared filesystem must follow the umask.
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_jsonl(tmp_path / "a.jsonl", [{"a": 1}])
+        with atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "w").write_text("1")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.jsonl").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

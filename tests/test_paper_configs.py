@@ -79,6 +79,8 @@ def expected_counts(cfg: dict) -> dict[tuple[str, str], int]:
 
     for exp in cfg["experiments"].values():
         iters, methods, tests = exp["iterations"], exp["methods"], len(exp["test_sets"])
+        # Without train_2 gold (OlympicArena) there is no ceiling and no pass@k on train_2.
+        gold = cfg["datasets"][exp["dataset"]]["train_2_gold"]
         for weak in exp["weak"]:
             if cfg["models"][weak]["finetune"]:
                 add("train_weak_sft", weak, 1)
@@ -89,13 +91,13 @@ def expected_counts(cfg: dict) -> dict[tuple[str, str], int]:
             add("train_strong_sft", weak, 3 * iters + 1)  # weak/icl/hybrid-ft per iteration + full weak
             add("sample_answers", weak, 1)
             add("mine_pairs", weak, 1)
-            add("grade_samples", weak, 1)
+            add("grade_samples", weak, int(gold))
             add("train_preference", weak, len(methods))
             # weak floor, weak-ICL, full weak FT, 3 per iteration, DPO / ORPO; per test set
             add("evaluate", weak, (3 + 3 * iters + len(methods)) * tests)
-        add("build_ceiling_set", "ceiling", 1)
-        add("train_strong_sft", "ceiling", 1)
-        add("evaluate", "ceiling", tests)
+        add("build_ceiling_set", "ceiling", int(gold))
+        add("train_strong_sft", "ceiling", int(gold))
+        add("evaluate", "ceiling", tests * gold)
         add("make_tables", "-", 1)
     return counts
 
@@ -166,6 +168,8 @@ def test_paper_weak_models():
     assert olympic["models"][exp["strong"]]["path"] == "meta-llama/Meta-Llama-3-70B"
     source = olympic["datasets"]["olympicarena"]["source"]
     assert "train_1" not in source
+    assert not olympic["datasets"]["olympicarena"]["train_2_gold"]  # hidden answers: no ceiling
+    assert gsm8k["datasets"]["gsm8k"]["train_2_gold"] and math["datasets"]["math"]["train_2_gold"]
     assert (source["train_2"]["split"], source["test"]["split"]) == ("test", "val")
 
 

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from tests.conftest import ROOT, copy_workflow, run_snakemake
+from tests.conftest import ROOT, WORKFLOW_FILES, copy_workflow, run_snakemake
 from tests.test_paper_configs import parse_dry_run
 
 PROFILE = ROOT / "slurm" / "config.yaml"
@@ -196,7 +196,16 @@ def finished(workdir: Path, res: subprocess.CompletedProcess, what: str) -> Path
 
 @pytest.fixture(scope="session")
 def slurm_run(local_slurm, reference_run, tmp_path_factory) -> Path:
-    workdir = copy_workflow(tmp_path_factory.mktemp("slurm") / "wf")
+    # The reference run's own copy of the workflow and config: a checkout edited between the two
+    # runs must not make them differ.
+    workdir = tmp_path_factory.mktemp("slurm") / "wf"
+    workdir.mkdir()
+    for name in WORKFLOW_FILES:
+        src = reference_run / name
+        if src.is_dir():
+            shutil.copytree(src, workdir / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            shutil.copy2(src, workdir / name)
     if REUSE_TOY_WORLD:
         # copytree keeps the files' times: Snakemake sees the toy world as up to date.
         shutil.copytree(reference_run / "results" / "toy_world", workdir / "results" / "toy_world")
@@ -221,42 +230,56 @@ def scontrol(job_id: str) -> dict[str, str]:
     return dict(item.split("=", 1) for item in out.stdout.split() if "=" in item)
 
 
-def run_jobs(workdir: Path) -> tuple[list[dict], dict[int, tuple[str, str]]]:
-    """The jobs the run printed, and Snakemake job id -> (SLURM job id, SLURM log) per submission."""
+def job_stats(log: str) -> dict[str, int]:
+    """The 'Job stats' table Snakemake prints when it starts: rule -> number of jobs."""
+    table = log.split("Job stats:", 1)[1].splitlines()[3:]
+    stats = {}
+    for line in table:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        stats[m.group(1)] = int(m.group(2))
+    return stats
+
+
+def run_jobs(workdir: Path) -> tuple[dict[str, int], list[dict], list[dict]]:
+    """What the run did: its job stats, the jobs it ran itself (local rules), and the jobs it
+    submitted, each as its SLURM job printed it (rule, wildcards, resources) + slurm_id and log."""
     log = (workdir / "snakemake.stderr").read_text()
-    jobs = parse_dry_run(log)
-    submitted: dict[int, tuple[str, str]] = {}
+    stats = job_stats(log)
+    # The main process prints only the jobs it runs itself; a SLURM job's log holds its own.
+    local = [j for j in parse_dry_run(log) if j["local"]]
+    submitted = []
     for jobid, slurm_id, slurm_log in SUBMITTED.findall(log):
-        assert int(jobid) not in submitted, f"job {jobid} submitted twice (a retry?)"
-        submitted[int(jobid)] = (slurm_id, slurm_log)
-    return jobs, submitted
+        assert int(jobid) not in {j["jobid"] for j in submitted}, f"job {jobid} submitted twice (a retry?)"
+        (job,) = parse_dry_run(Path(slurm_log).read_text())[:1] or [None]
+        assert job and f"/rule_{job['rule']}/" in slurm_log, (jobid, slurm_log)
+        submitted.append({**job, "jobid": int(jobid), "slurm_id": slurm_id, "slurm_log": slurm_log})
+    return stats, local, submitted
 
 
 @pytest.mark.slow
 @pytest.mark.slurm
 def test_every_job_went_through_sbatch(slurm_run):
-    jobs, submitted = run_jobs(slurm_run)
-    remote = [j for j in jobs if not j["local"]]
-    assert len(remote) >= 20, len(remote)
+    stats, local, submitted = run_jobs(slurm_run)
+    assert stats["total"] == len(local) + len(submitted), (stats, [j["rule"] for j in local])
+    assert len(submitted) >= 20, len(submitted)
     # Every model job is a SLURM job (cheap rules may be local rules of the workflow).
     assert {"train_weak_sft", "answer_train_2", "train_strong_sft", "sample_answers", "train_preference",
-            "evaluate"} <= {j["rule"] for j in remote}
-    assert {j["jobid"] for j in remote} == set(submitted)
-    for jobid, (slurm_id, slurm_log) in submitted.items():
-        info = scontrol(slurm_id)
-        assert info["JobState"] == "COMPLETED", (jobid, info["JobState"])
-        assert Path(slurm_log).is_file() and Path(slurm_log).is_relative_to(slurm_run / ".snakemake" / "slurm_logs")
+            "evaluate"} <= {j["rule"] for j in submitted}
+    assert "all" in {j["rule"] for j in local}
+    for job in submitted:
+        assert scontrol(job["slurm_id"])["JobState"] == "COMPLETED", job
+        assert Path(job["slurm_log"]).is_relative_to(slurm_run / ".snakemake" / "slurm_logs"), job
 
 
 @pytest.mark.slow
 @pytest.mark.slurm
 def test_scheduler_got_each_jobs_gpus_cpus_and_memory(slurm_run):
-    jobs, submitted = run_jobs(slurm_run)
+    _, _, submitted = run_jobs(slurm_run)
     gpus_seen = set()
-    for job in jobs:
-        if job["local"]:
-            continue
-        info = scontrol(submitted[job["jobid"]][0])
+    for job in submitted:
+        info = scontrol(job["slurm_id"])
         gpus = int(job["resources"].get("gpu", 0))
         gpus_seen.add(gpus)
         # One task per job, holding all its GPUs (not one task per GPU), `threads` CPUs (1 here).
@@ -264,8 +287,8 @@ def test_scheduler_got_each_jobs_gpus_cpus_and_memory(slurm_run):
         assert info.get("TresPerJob", "") == (f"gres:gpu:{gpus}" if gpus else ""), (job["rule"], info)
         assert info["MinMemoryNode"] == f"{job['resources']['mem_mb']}M", (job["rule"], info)
     assert gpus_seen == {0, 1, 2}, gpus_seen  # the overlay's GPU requests reached the scheduler
-    weak_generation = [j for j in jobs if j["rule"] == "evaluate" and j["wildcards"].get("method") == "weak_floor"]
-    assert weak_generation and all(j["resources"]["gpu"] == "2" for j in weak_generation)
+    weak_floor = [j for j in submitted if j["rule"] == "evaluate" and j["wildcards"].get("method") == "weak_floor"]
+    assert weak_floor and all(j["resources"]["gpu"] == "2" for j in weak_floor), weak_floor
 
 
 def read_csv(path: Path) -> list[dict]:

@@ -36,6 +36,8 @@ def run_training(fn: str, kwargs: dict, gpus: int = 0, accelerate_config: str | 
     """Call ``w2s.training.<fn>(**kwargs)``; with gpus > 1 through ``accelerate launch``."""
     if gpus <= 1:
         return _call(fn, kwargs)
+    # One process per GPU shares the job's CPUs: K processes x all threads would oversubscribe.
+    kwargs = {**kwargs, "threads": max(1, int(kwargs.get("threads", 1)) // gpus)}
     work = Path(kwargs["work_dir"])
     work.mkdir(parents=True, exist_ok=True)
     spec = work / "launch.json"

@@ -187,4 +187,6 @@ def test_changing_weak_learning_rate_reruns_only_the_weak_chain(e2e_run):
 @pytest.mark.slow
 def test_comment_only_config_edit_reruns_nothing(e2e_run):
     text = (e2e_run / "config/config.yaml").read_text()
-    assert rerun_jobs(e2e_run, "# a comment\n" + text.replace("seed: 0", "seed: 0  # same seed")) == {}
+    edited = re.sub(r"(?m)^seed: 0$", "seed: 0  # same seed", text, count=1)
+    assert edited != text
+    assert rerun_jobs(e2e_run, "# a comment\n" + edited) == {}

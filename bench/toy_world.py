@@ -38,7 +38,7 @@ MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000",
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="results/bench/toy_world", help="work folder (data, models)")
-    ap.add_argument("--seeds", default="0", help="comma list; each seed gets its own data, models, column")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a DEFAULT_CFG value, e.g. strong.pretrain_steps=400 (JSON values)")
@@ -161,12 +161,11 @@ def score(responses: list[str], golds: list[str]) -> dict:
 
 # --------------------------------------------------------------------------- main
 
-def pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not args.no_malloc_env and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
 
-
-def run_seed(args, cfg: dict, seed: int, work: Path) -> list[tuple[str, str]]:
-    """The whole calibration for one seed; returns (row name, cell) pairs for the table."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -174,24 +173,27 @@ def run_seed(args, cfg: dict, seed: int, work: Path) -> list[tuple[str, str]]:
     from w2s.io import read_jsonl, write_jsonl
     from w2s.prompts import completion, few_shot_prompt, zero_shot_prompt
 
-    out: list[tuple[str, str]] = []
-
-    def cell(name: str, value: str) -> None:
-        out.append((name, value))
-        print(f"  [seed {seed}] {name}: {value}", flush=True)
-
+    torch.set_num_threads(args.threads)
+    cfg = apply_sets(toy.DEFAULT_CFG, args.set)
+    work = Path(args.work)
     data, tok_dir = work / "data", work / "tokenizer"
-    c = time.process_time()
+    rows_out: list[tuple[str, str, str]] = []  # (what, value, seconds)
+
+    def row(what: str, value: str, seconds: float | None = None) -> None:
+        rows_out.append((what, value, "" if seconds is None else f"{seconds:.1f}"))
+        print(f"  {what}: {value}" + ("" if seconds is None else f"  ({seconds:.1f} s)"), flush=True)
+
+    t = time.perf_counter()
     if not (args.reuse and (data / "test.jsonl").exists()):
-        toy.build_toy_data(str(data), cfg["data"], seed)
+        toy.build_toy_data(str(data), cfg["data"], args.seed)
     if not (args.reuse and tok_dir.exists()):
-        toy.train_tokenizer(str(tok_dir), str(data), {**cfg["data"], **cfg["tokenizer"]}, seed)
-    tok = toy.load_tokenizer(tok_dir)
-    cell("data + tokenizer: CPU s (vocab)", f"{time.process_time() - c:.1f} ({len(tok)})")
+        toy.train_tokenizer(str(tok_dir), str(data), {**cfg["data"], **cfg["tokenizer"]}, args.seed)
+    row("data + tokenizer", f"{cfg['data']['train_1']}/{cfg['data']['train_2']}/{cfg['data']['test']} rows, "
+        f"vocab {cfg['tokenizer']['vocab_size']}", time.perf_counter() - t)
     train_1, train_2, test = (read_jsonl(data / f"{s}.jsonl") for s in toy.SPLITS)
     gold = {r["id"]: toy.final_answer(r["answer"]) for r in train_1 + train_2 + test}
 
-    def dump(name, rows, responses):  # kept for a look at the errors
+    def dump(name, rows, responses):  # for a look at the errors
         write_jsonl(work / f"{name}.jsonl", ({"id": r["id"], "gold": gold[r["id"]], "response": t,
                                               "question": r["question"]} for r, t in zip(rows, responses)))
 
@@ -199,116 +201,102 @@ def run_seed(args, cfg: dict, seed: int, work: Path) -> list[tuple[str, str]]:
         return [(zero_shot_prompt(r["question"]), completion(toy.strip_notes(r["answer"]))) for r in rows]
 
     def load(path):
-        return AutoModelForCausalLM.from_pretrained(str(path)), toy.load_tokenizer(path)
-
-    def gen(model, tok, prompts):
-        c = time.process_time()
-        resp, _ = generate(model, tok, prompts, args.max_new_tokens)
-        return resp, time.process_time() - c
+        m = AutoModelForCausalLM.from_pretrained(str(path))
+        return m, toy.load_tokenizer(path)
 
     def built(name: str):
         path = work / name
         if not (args.reuse and (path / "config.json").exists()):
-            m = toy.build_model(str(path), str(tok_dir), str(data), {**cfg["data"], **cfg[name]}, seed,
+            m = toy.build_model(str(path), str(tok_dir), str(data), {**cfg["data"], **cfg[name]}, args.seed,
                                 threads=args.threads)
-            if m["steps"]:
-                cell(f"{name} pretraining: CPU s (steps, final loss)",
-                     f"{m['cpu_seconds']:.1f} ({m['steps']}, {m['loss']:.3f})")
-            cell(f"{name} parameters", f"{m['parameters']:,}")
+            row(f"{name} base model", f"{m['parameters']:,} params, {m['steps']} steps, loss "
+                f"{m['loss'] if m['loss'] is None else round(m['loss'], 3)}, CPU {m['cpu_seconds']:.1f} s", m["seconds"])
         return load(path)
 
     # Weak: SFT on train_1 gold, then greedy on test and train_2.
     s = cfg["sft"]["weak"]
     if args.reuse and (work / "weak_sft" / "config.json").exists():
         weak, tok = load(work / "weak_sft")
+        row("weak SFT on train_1 gold", "reused from an earlier run")
     else:
         weak, tok = built("weak")
-        m = sft(weak, tok, sft_rows(train_1), s["steps"], s["batch_size"], s["lr"], seed)
-        cell(f"weak SFT on train_1 gold ({s['steps']} x {s['batch_size']}): CPU s", f"{m['cpu_seconds']:.1f}")
+        m = sft(weak, tok, sft_rows(train_1), s["steps"], s["batch_size"], s["lr"], args.seed)
+        row("weak SFT on train_1 gold", f"{s['steps']} steps x {s['batch_size']}, loss {m['loss']:.3f}, "
+            f"CPU {m['cpu_seconds']:.1f} s", m["seconds"])
         weak.save_pretrained(work / "weak_sft")
         tok.save_pretrained(work / "weak_sft")
-    resp, sec = gen(weak, tok, [zero_shot_prompt(r["question"]) for r in test])
+    resp, sec = generate(weak, tok, [zero_shot_prompt(r["question"]) for r in test], args.max_new_tokens)
     sc = score(resp, [gold[r["id"]] for r in test])
-    cell("(a) weak floor, test: acc (#### share)", f"{pct(sc['acc'])} ({pct(sc['has_####'])})")
-    weak_resp, sec = gen(weak, tok, [zero_shot_prompt(r["question"]) for r in train_2])
+    row("weak floor, test", f"acc {sc['acc']:.1%}, #### {sc['has_####']:.1%}", sec)
+    weak_resp, sec = generate(weak, tok, [zero_shot_prompt(r["question"]) for r in train_2], args.max_new_tokens)
     sc = score(weak_resp, [gold[r["id"]] for r in train_2])
     weak_acc2 = sc["acc"]
-    cell("weak on train_2 (D_weak): acc (#### share)", f"{pct(sc['acc'])} ({pct(sc['has_####'])})")
-    cell("weak on train_2: generation CPU s", f"{sec:.1f}")
+    row("weak answers, train_2 (D_weak)", f"acc {sc['acc']:.1%}, #### {sc['has_####']:.1%}", sec)
     dump("weak_train_2", train_2, weak_resp)
+    print("  e.g.", repr(weak_resp[0]))
     del weak
     if args.stop_after_weak:
-        return out
+        return 0
 
     # Strong base: zero-shot, and 4-shot with weak demonstrations.
     strong, tok = built("strong")
-    resp, sec = gen(strong, tok, [zero_shot_prompt(r["question"]) for r in test])
+    resp, sec = generate(strong, tok, [zero_shot_prompt(r["question"]) for r in test], args.max_new_tokens)
     sc = score(resp, [gold[r["id"]] for r in test])
-    cell("strong base zero-shot, test: acc (last number; #### share)",
-         f"{pct(sc['acc'])} ({pct(sc['acc_last_number'])}; {pct(sc['has_####'])})")
-    rng = random.Random(seed)
+    row("strong base zero-shot, test", f"acc {sc['acc']:.1%} (last number {sc['acc_last_number']:.1%}), "
+        f"#### {sc['has_####']:.1%}", sec)
+    rng = random.Random(args.seed)
     demo_idx = rng.sample(range(len(train_2)), 4)
     demos = [(train_2[i]["question"], weak_resp[i]) for i in demo_idx]
     n_right = sum(strict_answer(weak_resp[i]) == gold[train_2[i]["id"]] for i in demo_idx)
-    icl_resp, sec = gen(strong, tok, [few_shot_prompt(demos, r["question"]) for r in train_2])
+    icl_resp, sec = generate(strong, tok, [few_shot_prompt(demos, r["question"]) for r in train_2],
+                             args.max_new_tokens)
     sc = score(icl_resp, [gold[r["id"]] for r in train_2])
-    cell("(b) strong 4-shot, weak demos, train_2 (D_icl): acc (last number; #### share)",
-         f"{pct(sc['acc'])} ({pct(sc['acc_last_number'])}; {pct(sc['has_####'])})")
-    cell("demonstrations right / 4; D_icl generation CPU s", f"{n_right}; {sec:.1f}")
+    row("strong 4-shot (weak demos), train_2 (D_icl)",
+        f"acc {sc['acc']:.1%} (last number {sc['acc_last_number']:.1%}), #### {sc['has_####']:.1%}, "
+        f"{n_right}/4 demos right", sec)
+    print("  e.g.", repr(icl_resp[0]))
     dump("icl_train_2", train_2, icl_resp)
-    resp, sec = gen(strong, tok, [few_shot_prompt(demos, r["question"]) for r in test])
+    resp, sec = generate(strong, tok, [few_shot_prompt(demos, r["question"]) for r in test], args.max_new_tokens)
     sc = score(resp, [gold[r["id"]] for r in test])
-    cell("strong 4-shot, weak demos, test (weak-ICL): acc (#### share)", f"{pct(sc['acc'])} ({pct(sc['has_####'])})")
+    row("strong 4-shot (weak demos), test (weak-ICL)", f"acc {sc['acc']:.1%}, #### {sc['has_####']:.1%}", sec)
 
-    # Consistency filter (strict "####" answers on both sides).
+    # Consistency filter.
     kept = [i for i, r in enumerate(train_2)
             if strict_answer(weak_resp[i]) and strict_answer(weak_resp[i]) == strict_answer(icl_resp[i])]
     kept_acc = sum(strict_answer(weak_resp[i]) == gold[train_2[i]["id"]] for i in kept) / max(1, len(kept))
-    cell("(c) consistent items kept / train_2: n, their accuracy (raw weak)",
-         f"{len(kept)}/{len(train_2)}, {pct(kept_acc)} ({pct(weak_acc2)})")
+    row("consistency filter, train_2", f"kept {len(kept)}/{len(train_2)}, {kept_acc:.1%} correct "
+        f"(raw weak labels {weak_acc2:.1%})")
     del strong
 
     skip = set(filter(None, args.skip.split(",")))
     s = cfg["sft"]["strong"]
-
-    def strong_sft(name: str, rows) -> None:
-        model, tok = load(work / "strong")
-        m = sft(model, tok, rows, s["steps"], s["batch_size"], s["lr"], seed)
-        resp, _ = gen(model, tok, [zero_shot_prompt(r["question"]) for r in test])
-        sc = score(resp, [gold[r["id"]] for r in test])
-        cell(f"{name}, test: acc (#### share; SFT CPU s)", f"{pct(sc['acc'])} ({pct(sc['has_####'])}; {m['cpu_seconds']:.1f})")
-
     if "weakft" not in skip and kept:
-        strong_sft("strong weak-ft (kept weak answers)",
-                   [(zero_shot_prompt(train_2[i]["question"]), completion(weak_resp[i])) for i in kept])
-        strong_sft("strong icl-ft (kept ICL answers)",
-                   [(zero_shot_prompt(train_2[i]["question"]), completion(icl_resp[i])) for i in kept])
-        strong_sft("strong full weak FT (all D_weak)",
-                   [(zero_shot_prompt(r["question"]), completion(weak_resp[i])) for i, r in enumerate(train_2)])
+        model, tok = load(work / "strong")
+        rows = [(zero_shot_prompt(train_2[i]["question"]), completion(weak_resp[i])) for i in kept]
+        m = sft(model, tok, rows, s["steps"], s["batch_size"], s["lr"], args.seed)
+        resp, sec = generate(model, tok, [zero_shot_prompt(r["question"]) for r in test], args.max_new_tokens)
+        sc = score(resp, [gold[r["id"]] for r in test])
+        row("strong weak-ft (kept weak answers), test",
+            f"acc {sc['acc']:.1%}, #### {sc['has_####']:.1%} ({s['steps']} steps, SFT CPU {m['cpu_seconds']:.1f} s)", sec)
+        model, tok = load(work / "strong")
+        rows = [(zero_shot_prompt(r["question"]), completion(weak_resp[i])) for i, r in enumerate(train_2)]
+        m = sft(model, tok, rows, s["steps"], s["batch_size"], s["lr"], args.seed)
+        resp, sec = generate(model, tok, [zero_shot_prompt(r["question"]) for r in test], args.max_new_tokens)
+        sc = score(resp, [gold[r["id"]] for r in test])
+        row("strong full weak FT (all D_weak), test",
+            f"acc {sc['acc']:.1%}, #### {sc['has_####']:.1%} ({s['steps']} steps, SFT CPU {m['cpu_seconds']:.1f} s)", sec)
     if "ceiling" not in skip:
-        strong_sft("(d) strong ceiling (train_2 gold)", sft_rows(train_2))
-    return out
+        model, tok = load(work / "strong")
+        m = sft(model, tok, sft_rows(train_2), s["steps"], s["batch_size"], s["lr"], args.seed)
+        resp, sec = generate(model, tok, [zero_shot_prompt(r["question"]) for r in test], args.max_new_tokens)
+        sc = score(resp, [gold[r["id"]] for r in test])
+        row("strong ceiling (train_2 gold), test",
+            f"acc {sc['acc']:.1%}, #### {sc['has_####']:.1%} ({s['steps']} steps, SFT CPU {m['cpu_seconds']:.1f} s)", sec)
 
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if not args.no_malloc_env and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
-    import torch
-
-    from w2s import toy
-
-    torch.set_num_threads(args.threads)
-    cfg = apply_sets(toy.DEFAULT_CFG, args.set)
-    seeds = [int(x) for x in args.seeds.split(",")]
-    results = {seed: dict(run_seed(args, cfg, seed, Path(args.work) / f"seed{seed}")) for seed in seeds}
-    names = list(dict.fromkeys(n for r in results.values() for n in r))
-    print("\n| step | " + " | ".join(f"seed {s}" for s in seeds) + " |")
-    print("|---|" + "---|" * len(seeds))
-    for n in names:
-        print(f"| {n} | " + " | ".join(results[s].get(n, "") for s in seeds) + " |")
-    print(f"\nconfig overrides: {args.set or 'none'}; torch threads {args.threads}; "
-          f"malloc env {'off' if args.no_malloc_env else 'on'}")
+    print("\n| step | result | seconds |\n|---|---|---|")
+    for what, value, sec in rows_out:
+        print(f"| {what} | {value} | {sec} |")
+    print(f"\nconfig overrides: {args.set or 'none'}; seed {args.seed}; torch threads {args.threads}")
     return 0
 
 

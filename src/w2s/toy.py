@@ -52,36 +52,26 @@ DEFAULT_CFG: dict = {
         "pretrain_steps": 0,  # the weak model learns the task from train_1 gold only
     },
     "strong": {
-        # Twice as wide as the weak model, same depth, small MLP: at a fixed CPU budget more steps
-        # beat more parameters (measured, same ~130 s: 4 layers x 512-wide MLP 800 steps ICL 9%,
-        # 3 layers 1,400 steps 37-60%, 2 layers 1,800 steps 51-73% on train_2).
-        "layers": 2,
+        "layers": 4,
         "hidden": 128,
         "heads": 4,
-        "intermediate": 256,
+        "intermediate": 512,
         "max_position": 1024,
-        # RoPE base 500 instead of 10,000: with contexts under 512 tokens the model learns to read
-        # the last question of a 4-shot prompt 2-3x sooner (measured: 55% vs 21% at 1,200 steps).
-        "rope_theta": 500.0,
-        "pretrain_steps": 1800,
+        "pretrain_steps": 800,
         "batch_size": 16,  # documents per step (rows of k documents: about 16/k rows)
-        "seq_len": 512,  # longest row kept (a toy document is ~70 tokens, a 4-shot prompt ~330)
+        "seq_len": 512,  # longest row kept (a toy document is ~70 tokens)
         "max_docs_per_row": 5,  # a 4-shot prompt is 5 documents
+        "single_doc_share": 0.3,  # the first steps see one document per row
         "lr": 3e-3,
         "warmup_steps": 30,
-        # Shares of the pretraining rows: raw equations (arithmetic facts), the task's exact
-        # format (a little, so the model can write "#### N" when demonstrations show it); the
-        # rest are word problems with one of n_endings other endings ("The answer is N." ...):
-        # with one other ending, one seed in three never copied "####" from demonstrations;
-        # with five, each single ending is rare enough that copying the demonstrations pays.
+        # Shares of the pretraining documents: raw equations (arithmetic facts), the task's exact
+        # format (a little, so the model recognises "#### N" when demonstrations show it), and the
+        # rest word problems in other formats.
         "equation_share": 0.2,
-        "target_format_share": 0.1,
-        "n_prefixes": 1,
-        "n_endings": 5,
-        "terse_share": 0.0,
+        "target_format_share": 0.08,
     },
     "sft": {
-        "weak": {"steps": 400, "batch_size": 32, "lr": 3e-3},
+        "weak": {"steps": 600, "batch_size": 32, "lr": 3e-3},
         "strong": {"steps": 150, "batch_size": 16, "lr": 1e-3},
     },
 }
@@ -288,14 +278,8 @@ def _read_split(data_dir: str | Path, split: str) -> list[dict]:
 
 # --------------------------------------------------------------------------- pretraining text
 
-Span = tuple[int, int]  # [start, end) characters of a row's text that the loss is computed on
-
-
-def _equations(rng: random.Random, cfg: dict, n_lines: int) -> tuple[str, list[Span]]:
-    """Raw arithmetic facts: half from problems' own steps (the values they reach), half uniform.
-
-    The trained spans are the results (what follows ``=``): the operands are random draws.
-    """
+def _equations(rng: random.Random, cfg: dict, n_lines: int) -> str:
+    """Raw arithmetic facts: half from problems' own steps (the values they reach), half uniform."""
     max_operand = int(cfg.get("max_operand", 20))
     max_value = int(cfg.get("max_value", 400))
     lines: list[str] = []
@@ -316,52 +300,30 @@ def _equations(rng: random.Random, cfg: dict, n_lines: int) -> tuple[str, list[S
             k = rng.randint(2, max(2, max_operand // 2))
             a = rng.randint(1, max(1, max_value // k))
             lines.append(f"{a} * {k} = {a * k}" if rng.random() < 0.5 else f"{k} * {a} = {a * k}")
-    text, spans = "", []
-    for line in lines[:n_lines]:
-        if text:
-            text += "\n"
-        eq = line.index(" = ") + 2
-        spans.append((len(text) + eq, len(text) + len(line)))
-        text += line
-    return text, spans
+    return "\n".join(lines[:n_lines])
 
 
 # Formats of the pretraining text. A row (one training sequence) holds 1..max_docs_per_row documents
 # in ONE format, separated by a blank line like the demonstrations of a few-shot prompt: the format
-# of a row's first documents predicts the rest, so the model learns to follow the format that
-# in-context demonstrations show. The task's exact format (Question/Answer, steps, "#### N") has
-# share target_format_share of the rows; the other problem rows end in one of n_endings other ways
-# ("The answer is N.", ...; other prefixes and terse equation-only solutions are optional:
-# n_prefixes, terse_share). So zero-shot the model never writes "####" (measured: 0%), and after 4
-# demonstrations that end in "#### N" it does (measured: 100%). Without target-format rows it never
-# wrote "####" even after 4 demonstrations; with all prefixes and terse solutions on, learning to
-# read took 2-3x the steps.
-_PREFIXES = (("Question: ", "\nAnswer:"), ("Problem: ", "\nSolution:"), ("Q: ", "\nA:"))
+# of a row's first documents predicts the rest, so the model can learn to follow the format that
+# in-context demonstrations show. The task's exact format (Question/Answer, steps, "#### N") is
+# one format among several, with share target_format_share of the rows; the "Question: ...
+# Answer:" prefix also comes with other endings, so zero-shot the model mostly ends in a format of
+# its own (measured: without any target format it never wrote "####", even after 4 demonstrations).
+_PREFIXES = (("Question: ", "\nAnswer: "), ("Problem: ", "\nSolution: "), ("Q: ", "\nA: "))
 _ENDINGS = ("The answer is {}.", "So the final answer is {}.", "The result is {}.", "Result: {}", "In total: {}.")
 TARGET_ENDING = "#### {}"
 
 
-def _join(parts: list[tuple[str, list[Span]]], sep: str = "\n\n") -> tuple[str, list[Span]]:
-    text, spans = "", []
-    for t, sp in parts:
-        if text:
-            text += sep
-        spans.extend((a + len(text), b + len(text)) for a, b in sp)
-        text += t
-    return text, spans
-
-
 def _row(rng: random.Random, cfg: dict, exclude: set[str], n_docs: int, equation_share: float,
-         target_share: float) -> tuple[str, list[Span]]:
+         target_share: float) -> str:
     u = rng.random()
     if u < equation_share:
-        return _join([_equations(rng, cfg, rng.randint(8, 16)) for _ in range(n_docs)])
+        return "\n\n".join(_equations(rng, cfg, rng.randint(8, 16)) for _ in range(n_docs))
     if u < equation_share + target_share:
         (head, mid), ending, terse = _PREFIXES[0], TARGET_ENDING, False
     else:
-        head, mid = rng.choice(_PREFIXES[: int(cfg.get("n_prefixes", 1))])
-        ending = rng.choice(_ENDINGS[: int(cfg.get("n_endings", len(_ENDINGS)))])
-        terse = rng.random() < float(cfg.get("terse_share", 0.0))
+        (head, mid), ending, terse = rng.choice(_PREFIXES), rng.choice(_ENDINGS), rng.random() < 0.2
     docs = []
     for _ in range(n_docs):
         while True:
@@ -372,37 +334,25 @@ def _row(rng: random.Random, cfg: dict, exclude: set[str], n_docs: int, equation
             steps = ". ".join(p["equations"]) + "."
         else:
             steps = strip_notes(p["solution"]).rsplit("\n####", 1)[0]
-        prompt = f"{head}{p['question']}{mid}"
-        answer = f" {steps}\n{ending.format(p['answer'])}"
-        # The loss covers the answer: the question is random draws (names, numbers) whose loss
-        # is noise; trained on everything, a 1M-parameter model learned to read the question
-        # in some runs and not in others (measured).
-        docs.append((prompt + answer, [(len(prompt), len(prompt) + len(answer))]))
-    return _join(docs)
+        docs.append(f"{head}{p['question']}{mid}{steps}\n{ending.format(p['answer'])}")
+    return "\n\n".join(docs)
 
 
-def pretraining_rows(n_rows: int, seed: int, cfg: dict, exclude: set[str],
-                     docs_per_row: int | None = None) -> list[tuple[str, list[Span]]]:
-    """``n_rows`` seeded pretraining sequences with the character spans trained on.
+def pretraining_text(n_rows: int, seed: int, cfg: dict, exclude: set[str], docs_per_row: int | None = None) -> list[str]:
+    """``n_rows`` seeded pretraining sequences; no problem whose question is in ``exclude``.
 
     A row is equations (share ``equation_share``) or 1..``max_docs_per_row`` problems with their
     solutions in one format; rows in the task's answer format (``#### N``) have share
-    ``target_format_share``, the others end "The answer is N." and the like. No problem whose
-    question is in ``exclude`` appears. ``docs_per_row`` fixes the documents per row (batches of
-    equal-length rows pad little).
+    ``target_format_share``, the others end "The answer is N." and the like. ``docs_per_row``
+    fixes the number of documents per row (batches of equal-length rows pad little).
     """
     rng = random.Random(seed)
     eq = float(cfg.get("equation_share", 0.2))
-    tgt = float(cfg.get("target_format_share", 0.1))
+    tgt = float(cfg.get("target_format_share", 0.07))
     max_docs = int(cfg.get("max_docs_per_row", 5))
     if not (0 <= eq and 0 <= tgt and eq + tgt <= 1):
         raise ValueError(f"equation_share ({eq}) and target_format_share ({tgt}) must be >= 0 and sum to <= 1")
     return [_row(rng, cfg, exclude, docs_per_row or rng.randint(1, max_docs), eq, tgt) for _ in range(n_rows)]
-
-
-def pretraining_text(n_rows: int, seed: int, cfg: dict, exclude: set[str], docs_per_row: int | None = None) -> list[str]:
-    """The texts of ``pretraining_rows``."""
-    return [t for t, _ in pretraining_rows(n_rows, seed, cfg, exclude, docs_per_row)]
 
 
 # --------------------------------------------------------------------------- tokenizer
@@ -492,11 +442,10 @@ def model_config(cfg: dict, tokenizer):
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,  # halves the parameters; the logits layer dominates at this size
-        rope_theta=float(cfg.get("rope_theta", 10000.0)),
     )
 
 
-def pretrain(model, tokenizer, cfg: dict, seed: int, exclude: set[str], threads: int = 1, on_step=None) -> dict:
+def pretrain(model, tokenizer, cfg: dict, seed: int, exclude: set[str], threads: int = 1) -> dict:
     """Causal-LM training on synthetic documents; plain PyTorch (faster than Trainer here).
 
     Each row starts at position 0 with ``<s>`` and ends with ``</s>``, padded to the longest in
@@ -518,21 +467,15 @@ def pretrain(model, tokenizer, cfg: dict, seed: int, exclude: set[str], threads:
     rng = random.Random(seed * 1000 + 17)
     batches: list[list[list[int]]] = []
     n_tokens = 0
+    single = int(steps * float(cfg.get("single_doc_share", 0.5)))
     for step in range(steps):
-        # (A curriculum of single documents first was measured worse than mixing from the start.)
-        k = rng.randint(1, max_docs)
-        rows_text = pretraining_rows(max(1, round(bs / k)), rng.randrange(2**31), gen_cfg, exclude, docs_per_row=k)
-        enc = tokenizer([t for t, _ in rows_text], add_special_tokens=True, return_offsets_mapping=True)
-        rows = []
-        for (_, spans), ids, offsets in zip(rows_text, enc["input_ids"], enc["offset_mapping"]):
-            # A token is trained on when it ends inside a trained span (special tokens: (0, 0)).
-            train = [any(a < e <= b for a, b in spans) and e > s_ for s_, e in offsets]
-            ids, train = (ids + [tokenizer.eos_token_id])[:seq_len], (train + [True])[:seq_len]
-            if any(train[1:]):  # a row cut by seq_len before its answer has nothing to learn
-                rows.append((ids, train))
-        if not rows:
-            raise ValueError(f"seq_len {seq_len} cuts every row of a step before its answer; raise seq_len.")
-        n_tokens += sum(len(r[0]) for r in rows)
+        # A curriculum: single documents first (the model learns to read a question at a fixed
+        # place), then rows of 1..max_docs (it learns to read the last one and follow the format).
+        k = 1 if step < single else rng.randint(1, max_docs)
+        texts = pretraining_text(max(1, round(bs / k)), rng.randrange(2**31), gen_cfg, exclude, docs_per_row=k)
+        enc = tokenizer(texts, add_special_tokens=True)["input_ids"]
+        rows = [(d + [tokenizer.eos_token_id])[:seq_len] for d in enc]
+        n_tokens += sum(len(r) for r in rows)
         batches.append(rows)
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.95))
@@ -552,24 +495,20 @@ def pretrain(model, tokenizer, cfg: dict, seed: int, exclude: set[str], threads:
     try:
         for step in range(steps):
             rows = batches[step]
-            width = max(len(d) for d, _ in rows)
+            width = max(len(d) for d in rows)
             ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
             mask = torch.zeros((len(rows), width), dtype=torch.long)
-            labels = torch.full((len(rows), width), -100, dtype=torch.long)
-            for i, (d, train) in enumerate(rows):
+            for i, d in enumerate(rows):
                 ids[i, : len(d)] = torch.tensor(d)
                 mask[i, : len(d)] = 1
-                labels[i, : len(d)] = torch.tensor([t if keep else -100 for t, keep in zip(d, train)])
-            out = model(input_ids=ids, attention_mask=mask, labels=labels)  # shifted inside
+            labels = ids.masked_fill(mask == 0, -100)  # the model shifts the labels itself
+            out = model(input_ids=ids, attention_mask=mask, labels=labels)
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
             losses.append(out.loss.item())
-            if on_step is not None:  # calibration hook (bench/toy_world.py): on_step(step, model)
-                on_step(step + 1, model)
-                model.train()
     finally:
         torch.set_num_threads(old_threads)
     model.eval()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import run_snakemake
-from w2s import tables
+from w2s import report as tables
 from w2s.io import InputError, write_json, write_jsonl
 from w2s.metrics import bootstrap_ci, bootstrap_indices, mean_pass_at_k, percentile_interval
 

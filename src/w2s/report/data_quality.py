@@ -136,9 +136,10 @@ def _stage2_rows(base: Mapping, read: Mapping, right, pair_kinds: Sequence[str])
     rows = []
     if read["votes"]:
         _, votes = read["votes"]
+        decisions = _ordered([*DECISIONS, *(v["decision"] for v in votes)])  # every known one, even if unused
         groups = [("votes", "stage II: majority vote (all)", votes)]
         groups += [(f"votes-{d}", f"stage II: majority vote, {_decision_label(d)}",
-                    [v for v in votes if v["decision"] == d]) for d in _ordered([*DECISIONS, *(v["decision"] for v in votes)])]
+                    [v for v in votes if v["decision"] == d]) for d in decisions]
         for key, label, chosen in groups:
             items = [(v["id"], v["majority"]) for v in chosen]
             rows.append(_row(base, "stage II", None, key, label, items, [right(q, a) for q, a in items]))
@@ -193,7 +194,8 @@ def data_quality(gold_paths: Mapping[str, str], layout: Mapping[str, Mapping[str
     "sets": {"weak"|"icl"|"hybrid": sft set}, "filter": filter.json}, ...}, "votes": path|None,
     "pairs": path|None}``; ``gold_paths[seed]`` the train_2 gold. Returns (table, votes with their
     confidence, decision and whether the majority is right)."""
-    read = {(seed, weak): _read_weak(parts, task) for seed, by_weak in layout.items() for weak, parts in by_weak.items()}
+    read = {(seed, weak): _read_weak(parts, task)
+            for seed, by_weak in layout.items() for weak, parts in by_weak.items()}
     pair_kinds = _ordered(p["kind"] for r in read.values() if r["pairs"] for p in r["pairs"][1])
     rows, votes_rows = [], []
     for seed in layout:
@@ -343,5 +345,6 @@ def build_confidence_figure(gold_paths: str | Sequence[str] | None, votes_layout
                                                                      return_dtype=pl.String).alias("category"))
         confidence_figure(votes, [_decision_label(d) for d in decisions], n_samples, tau, flip_threshold,
                           outputs["png"], outputs["pdf"],
-                          title=f"{exp}: confidence of M_plus's votes by stage II's decision (no train_2 gold){n_seeds}")
+                          title=f"{exp}: confidence of M_plus's votes by stage II's decision "
+                                f"(no train_2 gold){n_seeds}")
     return votes

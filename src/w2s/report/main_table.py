@@ -28,6 +28,10 @@ def _defined(x) -> bool:
     return x is not None and not (isinstance(x, float) and math.isnan(x))
 
 
+def _cell(df: pl.DataFrame, method: str, weak: str) -> dict:
+    return df.filter((pl.col("method") == method) & (pl.col("weak") == weak)).row(0, named=True)
+
+
 def _seeds_note(r: Mapping, spec: TableSpec) -> str:
     return "" if r["seeds"] == len(spec.seeds) else f" ({r['seeds']} of {len(spec.seeds)} seeds)"
 
@@ -75,7 +79,9 @@ def _ceiling_warnings(df: pl.DataFrame, spec: TableSpec, weak_models: Sequence[s
 
 
 def _seed_text(spec: TableSpec) -> str:
-    return f"seed {spec.seeds[0]}" if len(spec.seeds) == 1 else f"{len(spec.seeds)} seeds ({', '.join(map(str, spec.seeds))})"
+    if len(spec.seeds) == 1:
+        return f"seed {spec.seeds[0]}"
+    return f"{len(spec.seeds)} seeds ({', '.join(map(str, spec.seeds))})"
 
 
 def _grading_text(spec: TableSpec) -> str:
@@ -93,8 +99,7 @@ def _accuracy_display(df: pl.DataFrame, spec: TableSpec, weak_models: Sequence[s
             last_group = r.group
         row = [r.label]
         for weak in weak_models:
-            row += _accuracy_cells(df.filter((pl.col("method") == r.key) & (pl.col("weak") == weak)).row(0, named=True),
-                                   spec)
+            row += _accuracy_cells(_cell(df, r.key, weak), spec)
         rows.append(row)
     n_text = ", ".join(map(str, sorted({v for v in df["n"].to_list() if v is not None}))) or "?"
     if len(spec.seeds) == 1:
@@ -117,8 +122,8 @@ def _accuracy_display(df: pl.DataFrame, spec: TableSpec, weak_models: Sequence[s
 
 def _gain_label(spec: TableSpec, key: str) -> str:
     if key == spec.roles.m_plus:
-        return f"stage I: M_plus - {spec.row(spec.roles.full_weak).label}"
-    return f"stage II: {spec.row(key).label} - M_plus"
+        return f"M_plus - {spec.row(spec.roles.full_weak).label} (stage I)"
+    return f"{spec.row(key).label} - M_plus"
 
 
 def _gains_display(df: pl.DataFrame, spec: TableSpec, weak_models: Sequence[str], level: float, resamples: int,
@@ -128,7 +133,7 @@ def _gains_display(df: pl.DataFrame, spec: TableSpec, weak_models: Sequence[str]
     for r in spec.gain_rows:
         row = [_gain_label(spec, r.key)]
         for weak in weak_models:
-            row += _gain_cells(df.filter((pl.col("method") == r.key) & (pl.col("weak") == weak)).row(0, named=True), spec)
+            row += _gain_cells(_cell(df, r.key, weak), spec)
         rows.append(row)
     columns = [f"gain [{ci}]"] if len(spec.seeds) == 1 else ["gain mean ± sd (range)", f"seeds with {ci} > 0"]
     notes = (f"Gain: difference in accuracy (percentage points) between two models on the same test questions, with a "
@@ -140,9 +145,10 @@ def _gains_display(df: pl.DataFrame, spec: TableSpec, weak_models: Sequence[str]
         notes += (f" Computed per seed, then mean ± sample sd and range across {_seed_text(spec)}; the last column "
                   f"counts the seeds whose paired {ci} lies above 0.")
     notes += " " + _grading_text(spec)
-    return Display(title=f"{exp}: test set {testset}, stage gains (points)", columns=["gain"] + columns * len(weak_models),
-                   rows=rows, align="l" + "r" * len(columns) * len(weak_models),
-                   groups=[(w, len(columns)) for w in weak_models], rules_before={0, 1}, notes=notes,
+    return Display(title=f"{exp}: test set {testset}, stage gains (points)",
+                   columns=["gain"] + columns * len(weak_models), rows=rows,
+                   align="l" + "r" * len(columns) * len(weak_models), groups=[(w, len(columns)) for w in weak_models],
+                   rules_before={0, 1}, notes=notes,
                    label=f"tab:w2s-{exp}-{testset}-gains")
 
 

@@ -149,7 +149,8 @@ def write_csv(path: str | Path, df: pl.DataFrame) -> None:
         _csv_ready(df).write_csv(tmp, float_precision=4)
 
 
-def write_renderings(outputs: Mapping[str, str], frame: pl.DataFrame, displays: Sequence[Display], heading: str) -> None:
+def write_renderings(outputs: Mapping[str, str], frame: pl.DataFrame, displays: Sequence[Display],
+                     heading: str) -> None:
     """The CSV of ``frame`` and the displays as Markdown, LaTeX and HTML, under the outputs' names."""
     write_csv(outputs["csv"], frame)
     write_text(outputs["md"], to_markdown(displays, heading))

@@ -273,8 +273,8 @@ def test_three_seeds_mean_spread_and_per_seed_rows(tmp_path):
         cell = f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} ({min(values):.1f}–{max(values):.1f})"
         assert cell in md
         assert (f"{statistics.mean(gains):+.2f} ± {statistics.stdev(gains):.2f} "
-                f"({min(gains):+.1f}–{max(gains):+.1f}) | {above} of 3 |") in md
-    assert md.splitlines()[0] == ("# toy: accuracy (%) mean ± sd over 3 seeds and PGR (3 seeds (0, 1, 2); grading mode "
+                f"({min(gains):+.1f} to {max(gains):+.1f}) | {above} of 3 |") in md
+    assert md.splitlines()[0] == ("# toy: accuracy (%) mean ± sd over 3 seeds and PGR (seeds 0, 1, 2; grading mode "
                                   "equivalence)")
     assert "acc. mean ± sd (range)" in md and "PGR mean ± sd" in md and "seeds with 95% CI > 0" in md
 

@@ -220,7 +220,7 @@ def data_quality(gold_paths: Mapping[str, str], layout: Mapping[str, Mapping[str
 
 
 def _seed_text(seeds: Sequence[int]) -> str:
-    return f"seed {seeds[0]}" if len(seeds) == 1 else f"mean over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"mean over seeds {', '.join(map(str, seeds))}"
 
 
 def _display_rows(part: pl.DataFrame, n_seeds: int) -> tuple[list[list[str]], set[int]]:

@@ -46,7 +46,9 @@ def _reference_line(ax, values: Sequence[float], label: str, color, style: str) 
     if not values:
         return
     s = spread(values)
-    ax.axhline(s["mean"], color=color, ls=style, lw=1.2, label=f"{label} (mean {s['mean']:.1f})")
+    ax.axhline(s["mean"], color=color, ls=style, lw=1.2, label=label + (" (mean, range)" if s["count"] > 1 else ""))
+    ax.annotate(f"{s['mean']:.1f}", xy=(1, s["mean"]), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                textcoords="offset points", va="center", fontsize="small", color=color)
     if s["count"] > 1:
         ax.axhspan(s["min"], s["max"], color=color, alpha=0.12, lw=0)
 
@@ -92,9 +94,10 @@ def accuracy_figure(results: pl.DataFrame, spec: TableSpec, png: str, pdf: str |
             _accuracy_panel(axes[row, col], df, spec, colors, len(spec.seeds))
             axes[row, col].set_title(f"{title} test set {testset}, weak model {weak}".strip())
     handles, labels = axes[0, -1].get_legend_handles_labels()
-    unique = dict(zip(labels, handles))  # one entry per stage, line and point kind
+    unique = dict(zip(labels, handles))  # one entry per stage, line and point kind: stages first
+    unique = {k: unique[k] for k in sorted(unique, key=lambda k: (STAGES.index(k) if k in STAGES else len(STAGES)))}
     # Outside the axes: inside, the legend hid the first bars whenever the weak floor was high.
-    axes[0, -1].legend(unique.values(), unique.keys(), fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    axes[0, -1].legend(unique.values(), unique.keys(), fontsize="small", loc="upper left", bbox_to_anchor=(1.06, 1))
     fig.tight_layout()
     save_figure(fig, png, pdf)
     plt.close(fig)

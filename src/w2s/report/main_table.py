@@ -63,7 +63,7 @@ def _gain_cells(r: Mapping, spec: TableSpec) -> list[str]:
         return [f"{r['gain']:+.2f} [{num(r['gain_low'], '+.1f')}, {num(r['gain_high'], '+.1f')}]"]
     if not _defined(r["gain"]):
         return ["–", "–"]
-    return [f"{r['gain']:+.2f} ± {num(r['gain_sd'], '.2f')} ({r['gain_min']:+.1f}–{r['gain_max']:+.1f})",
+    return [f"{r['gain']:+.2f} ± {num(r['gain_sd'], '.2f')} ({r['gain_min']:+.1f} to {r['gain_max']:+.1f})",
             f"{r['gain_ci_above_zero']} of {r['seeds']}"]
 
 
@@ -81,7 +81,7 @@ def _ceiling_warnings(df: pl.DataFrame, spec: TableSpec, weak_models: Sequence[s
 def _seed_text(spec: TableSpec) -> str:
     if len(spec.seeds) == 1:
         return f"seed {spec.seeds[0]}"
-    return f"{len(spec.seeds)} seeds ({', '.join(map(str, spec.seeds))})"
+    return f"seeds {', '.join(map(str, spec.seeds))}"
 
 
 def _grading_text(spec: TableSpec) -> str:

@@ -45,20 +45,19 @@ rule make_tables:
     params:
         exp=lambda wc: wc.exp,
         weak=lambda wc: exp_cfg(wc)["weak"],
-        methods=lambda wc: methods(wc.exp),
+        methods=lambda wc: temporary_report_rows(wc.exp)["methods"],
+        roles=lambda wc: temporary_report_rows(wc.exp)["roles"],
+        seeds=lambda wc: report_seeds(wc.exp),
+        grading_mode=config["grading"]["mode"],
         test_sets=lambda wc: exp_cfg(wc)["test_sets"],
-        iterations=lambda wc: exp_cfg(wc)["iterations"],
         report=slice_of("report"),
-        seed=config["seed"],
     script:
         "../scripts/make_tables.py"
 
 
 rule make_passk_table:
     input:
-        passk=lambda wc: [
-            f"{RESULTS}/{wc.exp}/{w}/stage2/passk.json" for w in exp_cfg(wc)["weak"]
-        ],
+        passk=stage2_inputs("passk.json"),
     output:
         csv=f"{RESULTS}/tables/{{exp}}.passk.csv",
         md=f"{RESULTS}/tables/{{exp}}.passk.md",
@@ -77,7 +76,8 @@ rule make_passk_table:
         "../envs/analysis.yaml"
     params:
         exp=lambda wc: wc.exp,
-        weak=lambda wc: exp_cfg(wc)["weak"],
+        layout=lambda wc: stage2_layout(wc.exp, "passk.json"),
+        grading_mode=config["grading"]["mode"],
     script:
         "../scripts/make_passk_table.py"
 
@@ -114,19 +114,15 @@ rule make_data_quality_table:
         exp=lambda wc: wc.exp,
         task=task_of,
         layout=lambda wc: data_quality_layout(wc.exp),
-        tau=lambda wc: exp_cfg(wc)["stage2"]["tau"],
-        flip_threshold=lambda wc: exp_cfg(wc)["stage2"]["flip_threshold"],
-        mode=config["grading"]["mode"],
+        grading_mode=config["grading"]["mode"],
     script:
         "../scripts/make_data_quality_table.py"
 
 
 rule plot_vote_confidence:
     input:
-        gold=train_2_gold,
-        votes=lambda wc: [
-            f"{RESULTS}/{wc.exp}/{w}/stage2/votes.jsonl" for w in exp_cfg(wc)["weak"]
-        ],
+        gold=train_2_gold_if_any,
+        votes=stage2_inputs("votes.jsonl"),
     output:
         png=report(
             f"{RESULTS}/figures/{{exp}}.confidence.png",
@@ -142,7 +138,7 @@ rule plot_vote_confidence:
         "../envs/analysis.yaml"
     params:
         exp=lambda wc: wc.exp,
-        weak=lambda wc: exp_cfg(wc)["weak"],
+        layout=lambda wc: stage2_layout(wc.exp, "votes.jsonl"),
         task=task_of,
         n=lambda wc: exp_cfg(wc)["stage2"]["n"],
         tau=lambda wc: exp_cfg(wc)["stage2"]["tau"],

@@ -13,6 +13,6 @@ metrics = evaluation.evaluate(
     threads=job.threads, workers=p.workers, predictions_path=snakemake.output.predictions,
     metrics_path=snakemake.output.metrics,
     info={"exp": snakemake.wildcards.exp, "owner": snakemake.wildcards.owner, "method": snakemake.wildcards.method,
-          "testset": snakemake.wildcards.testset},
+          "testset": snakemake.wildcards.testset, "seed": p.sampling["seed"]},
 )
 logging.getLogger("w2s").info("accuracy %.4f on %d", metrics["accuracy"], metrics["n"])

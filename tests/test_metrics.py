@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from w2s.metrics import accuracy, bootstrap_ci, mean_pass_at_k, pass_at_k, pgr
+from w2s.metrics import accuracy, bootstrap_ci, mean_pass_at_k, pass_at_k, pgr, spread
 
 
 def test_pass_at_k_hand_computed():
@@ -45,3 +45,12 @@ def test_pgr_and_accuracy():
     assert pgr(50.0, 25.0, 75.0) == 0.5
     assert math.isnan(pgr(1.0, 2.0, 2.0))
     assert accuracy([True, False, True, True]) == 0.75
+
+
+def test_spread_across_seeds():
+    s = spread([52.0, None, 58.0, float("nan"), 61.0])  # undefined values are left out
+    assert s["count"] == 3 and s["mean"] == pytest.approx(57.0) and (s["min"], s["max"]) == (52.0, 61.0)
+    assert s["sd"] == pytest.approx(math.sqrt(((52 - 57) ** 2 + (58 - 57) ** 2 + (61 - 57) ** 2) / 2))
+    one = spread([40.0])
+    assert one["mean"] == 40.0 and math.isnan(one["sd"]) and one["count"] == 1
+    assert spread([])["count"] == 0 and math.isnan(spread([None])["mean"])

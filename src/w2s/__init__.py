@@ -3,7 +3,7 @@
 Modules: ``io`` (validated JSONL, atomic writes), ``prompts``, ``grading``, ``data``,
 ``demos``, ``consistency`` (stage I filter), ``pairs`` (stage II vote and pair mining),
 ``generation`` (transformers / vLLM backends), ``training`` (TRL SFT / DPO / ORPO),
-``metrics``, ``tables``, ``toy`` (the tiny CPU world), ``cli`` (the ``w2s`` command).
+``metrics``, ``report`` (tables, figures, provenance), ``toy`` (the tiny CPU world), ``cli`` (the ``w2s`` command).
 """
 
 __version__ = "0.1.0"

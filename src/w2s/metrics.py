@@ -1,4 +1,5 @@
-"""Accuracy, pass@k, bootstrap confidence intervals and performance gap recovered (PGR)."""
+"""Accuracy, pass@k, bootstrap confidence intervals, performance gap recovered (PGR) and the spread
+of a statistic across seeds."""
 
 from __future__ import annotations
 
@@ -69,3 +70,15 @@ def pgr(method: float, weak_floor: float, strong_ceiling: float) -> float:
         return float("nan")
     # + 0.0 turns -0.0 (the floor itself when the gap is negative) into 0.0.
     return (method - weak_floor) / gap + 0.0
+
+
+def spread(values: Sequence[float | None]) -> dict[str, float]:
+    """Mean, sample standard deviation (n - 1), min and max of the defined values (None and NaN
+    left out), and how many there were. With one value the sd is NaN; with none, everything is."""
+    xs = [float(v) for v in values if v is not None and v == v]
+    nan = float("nan")
+    if not xs:
+        return {"mean": nan, "sd": nan, "min": nan, "max": nan, "count": 0}
+    mean = math.fsum(xs) / len(xs)
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else nan
+    return {"mean": mean, "sd": sd, "min": min(xs), "max": max(xs), "count": len(xs)}

@@ -22,6 +22,17 @@ from collections import Counter
 from . import grading
 from .prompts import completion, zero_shot_prompt
 
+# The decision recorded per question in the votes (and the kind of each pair), in the order the
+# rules above apply, with the words the data-quality table labels its rows with.
+DECISIONS = {
+    "low_confidence": "confidence below tau (dropped)",
+    "empty_majority": "no majority answer (dropped)",
+    "too_easy": "every sample agrees with the weak answer (no pair)",
+    "weak_chosen": "weak answer chosen",
+    "weak_rejected": "weak answer rejected",
+    "uncertain_disagreement": "majority differs from the weak answer, below the flip threshold (no pair)",
+}
+
 
 def question_seed(seed: int, qid: str) -> int:
     """A per-question seed that does not depend on the order questions are processed in."""

@@ -463,13 +463,23 @@ def paper_correct(response: str, gold, task: str, ck: Checker, type_sequence: Se
     return bool(pred) and pred == paper_normalize(gold)
 
 
-def paper_match(key_a: str, key_b: str, task: str, ck: Checker, type_sequence: Sequence[str] | None = None) -> bool:
+MULTI_ANSWER_TYPES = ("MC", "SET", "MPV", "MA")  # types whose gold is a list of answers
+
+
+def paper_match(key_a: str, key_b: str, task: str, ck: Checker, type_sequence: Sequence[str] | None = None,
+                answer_type: str | None = None) -> bool:
     """Do two answers agree (filter, vote)? ``key_*`` are ``paper_answer`` strings. GSM8K/MATH:
-    equal non-empty strings. OlympicArena: the judge on ``key_a`` with ``key_b`` as its gold
-    (split at top-level commas for a multi-part question), as the paper's README says."""
+    equal non-empty strings. OlympicArena: the judge on ``key_a`` with ``key_b`` as its gold, as
+    the paper's README says; for a question whose gold is a list (multiple choice, set,
+    multi-part: by answer type or type sequence), ``key_b`` is split at top-level commas first,
+    and a one-part list passes as its only element, as the official evaluation does."""
     if not key_a or not key_b:
         return False
     if task != "olympicarena":
         return key_a == key_b
-    gold = split_by_comma(key_b) if type_sequence and len(type_sequence) > 1 else key_b
+    gold: str | list[str] = key_b
+    kind = (answer_type or "").split(":")[0].strip().upper()
+    if kind in MULTI_ANSWER_TYPES or (type_sequence and len(type_sequence) > 1):
+        parts = split_by_comma(key_b)
+        gold = parts if len(parts) > 1 else key_b
     return judge(key_a, gold, type_sequence, ck)

@@ -7,6 +7,6 @@ workflow.start(snakemake)
 p = snakemake.params
 questions = {q["id"]: q for q in read_jsonl(snakemake.input.questions, {"id": str, "question": str})}
 weak = read_jsonl(snakemake.input.weak, {"id": str, "response": str})
-rows = [{"id": r["id"], "question": questions[r["id"]]["question"], "response": r["response"]} for r in weak]
+rows = [{**questions[r["id"]], "response": r["response"]} for r in weak]
 has_answer = {r["id"]: bool(grading.extract_answer(r["response"], p.task)) for r in weak}
 write_jsonl(snakemake.output[0], demos.sample_demonstrations(rows, p.demos["k"], p.demos["seed"], p.demos["ids"], has_answer))

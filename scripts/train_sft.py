@@ -4,7 +4,7 @@ import logging
 
 from w2s import launch, workflow
 from w2s.io import read_jsonl
-from w2s.prompts import completion, zero_shot_prompt
+from w2s.prompts import completion, prompt_for
 
 job = workflow.start(snakemake, uses_torch=True)
 p = snakemake.params
@@ -12,7 +12,7 @@ p = snakemake.params
 rows = read_jsonl(snakemake.input.train, unique=None)
 if rows and "prompt" not in rows[0]:
     # A normalised gold split (train_1): the target is the gold solution ending with the answer key.
-    rows = [{"prompt": zero_shot_prompt(r["question"]), "completion": completion(r["solution"])} for r in rows]
+    rows = [{"prompt": prompt_for(r), "completion": completion(r["solution"])} for r in rows]
 records = [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
 metrics = launch.run_training(
     "train_sft",

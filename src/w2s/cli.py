@@ -29,7 +29,7 @@ def _deep_merge(base: dict, overlay: dict) -> dict:
 def cmd_grade(args) -> int:
     from . import grading
 
-    grading.grade_file(args.task, args.input, args.output, workers=args.workers)
+    grading.grade_file(args.task, args.input, args.output, workers=args.workers, mode=args.mode)
     return 0
 
 
@@ -81,10 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2s", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     tasks = ["gsm8k", "math", "olympicarena"]
+    from .grading import MODES
 
     p = sub.add_parser("grade", help="extract and grade final answers (rows with response and gold)")
     p.add_argument("--task", choices=tasks, required=True)
     p.add_argument("--workers", type=int, default=1, help="grading processes")
+    p.add_argument("--mode", choices=MODES, default="equivalence",
+                   help="equivalence (our grader) or paper (the paper code's decisions); exact grades like equivalence")
     p.add_argument("input")
     p.add_argument("output")
     p.set_defaults(func=cmd_grade)
@@ -97,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("filter", help="stage I consistency filter -> weak/icl/hybrid SFT sets")
     p.add_argument("--task", choices=tasks, required=True)
-    p.add_argument("--mode", choices=["equivalence", "exact"], default="equivalence")
+    p.add_argument("--mode", choices=MODES, default="equivalence")
     p.add_argument("questions")
     p.add_argument("weak")
     p.add_argument("icl")
@@ -106,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mine-pairs", help="stage II confidence vote and preference pairs")
     p.add_argument("--task", choices=tasks, required=True)
-    p.add_argument("--mode", choices=["equivalence", "exact"], default="equivalence")
+    p.add_argument("--mode", choices=MODES, default="equivalence")
     p.add_argument("--tau", type=float, default=0.6)
     p.add_argument("--flip-threshold", type=float, default=0.8)
     p.add_argument("--max-pairs", type=int, default=1)

@@ -1,7 +1,7 @@
 """Normalised splits: every dataset becomes the same JSONL rows.
 
-A normalised row is ``{"id", "question", "answer", "solution"}`` (+ ``"answer_type"`` for
-OlympicArena): ``answer`` is the final gold answer, ``solution`` the gold SFT target ending with
+A normalised row is ``{"id", "question", "answer", "solution"}`` (+ ``answer_type``,
+``type_sequence``, ``answers`` and ``source_prompt`` for OlympicArena): ``answer`` is the final gold answer, ``solution`` the gold SFT target ending with
 the task's answer key (METHOD.md, "Prompts and answers"). ``train_2`` is written twice: the
 questions the method may see (``train_2.jsonl``: id, question) and the gold kept aside for the
 strong ceiling and for analysis (``train_2.gold.jsonl``).
@@ -108,20 +108,33 @@ def normalise_math(raw: dict, index: int, where: str) -> dict:
 
 
 def normalise_olympicarena(raw: dict, index: int, where: str) -> dict | None:
-    """OlympicArena (HF ``GAIR/OlympicArena``): English, not CODE/OT, answers may be lists."""
+    """OlympicArena (HF ``GAIR/OlympicArena``): English, not CODE/OT.
+
+    Keeps what the official prompts and judge need: the dataset's own ``prompt`` field as
+    ``source_prompt`` (w2s.prompts.prompt_for builds the official prompt from it), the
+    ``answer_type``, the ``type_sequence`` of multi-part answers and the answer list
+    (``answers``; ``answer`` joins it with ", " for display).
+    """
     if raw.get("language", "EN") != "EN" or raw.get("answer_type") in OLYMPIC_EXCLUDED_TYPES:
         return None
     question = _text(raw, ("problem", "question", "prompt"), where)
     answer = raw.get("answer", raw.get("final_answer"))
-    if isinstance(answer, list):
-        answer = ", ".join(str(a) for a in answer)
-    answer = "" if answer is None else str(answer).strip()
+    answers = [str(a) for a in answer] if isinstance(answer, list) else None
+    answer = ", ".join(answers) if answers is not None else ("" if answer is None else str(answer).strip())
     solution = raw.get("solution")
     if isinstance(solution, list):
         solution = "\n".join(str(s) for s in solution)
     row = {"id": _row_id("olympicarena", index, raw), "question": question.strip(), "answer": answer,
            "solution": gold_target(solution or "", answer, "olympicarena") if answer else "",
            "answer_type": str(raw.get("answer_type") or "")}
+    if answers is not None:
+        row["answers"] = answers
+    sequence = raw.get("type_sequence")
+    if sequence is not None and not (isinstance(sequence, list) and all(isinstance(t, str) for t in sequence)):
+        raise InputError(f"{where}: field 'type_sequence' must be a list of answer types, got {sequence!r}.")
+    row["type_sequence"] = sequence or None
+    if isinstance(raw.get("prompt"), str) and raw["prompt"].strip():
+        row["source_prompt"] = raw["prompt"]
     if raw.get("subject"):
         row["subject"] = raw["subject"]
     return row
@@ -218,13 +231,22 @@ def check_disjoint(train_2: list[dict], test: list[dict], where: str) -> None:
         )
 
 
+# Fields of a normalised row that the method may see besides id and question (how to prompt,
+# which answer type to expect); the gold answer and solution stay in train_2.gold.jsonl.
+PUBLIC_FIELDS = ("answer_type", "type_sequence", "source_prompt")
+GOLD_FIELDS = ("answer", "answers", "solution", "answer_type", "type_sequence")
+
+
 def split_questions(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """train_2 as the method sees it (no gold) and the gold kept aside."""
     public, gold = [], []
     for r in rows:
-        q = {"id": r["id"], "question": r["question"]}
-        if "answer_type" in r:
-            q["answer_type"] = r["answer_type"]
-        public.append(q)
-        gold.append({"id": r["id"], "answer": r["answer"], "solution": r["solution"]})
+        public.append({"id": r["id"], "question": r["question"], **{k: r[k] for k in PUBLIC_FIELDS if k in r}})
+        gold.append({"id": r["id"], **{k: r[k] for k in GOLD_FIELDS if k in r}})
     return public, gold
+
+
+def gold_of(row: dict):
+    """The gold a grader compares with: the answer list of a multi-part answer, else the answer."""
+    answers = row.get("answers")
+    return list(answers) if answers and len(answers) > 1 else row["answer"]

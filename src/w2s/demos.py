@@ -16,7 +16,7 @@ from .io import InputError
 def sample_demonstrations(
     weak_rows: list[dict], k: int, seed: int, ids: list[str] | None = None, has_answer: dict[str, bool] | None = None
 ) -> list[dict]:
-    """Return k rows ``{"id", "question", "response"}`` in a fixed order.
+    """Return k rows ``{"id", "question", "response"}`` (+ ``source_prompt``) in a fixed order.
 
     ``weak_rows``: train_2 questions with the weak response. ``has_answer``: id -> whether an
     answer could be extracted; rows without one are not drawn (listed ids are used as given).
@@ -37,4 +37,6 @@ def sample_demonstrations(
         # Sort first so the draw does not depend on the order rows arrived in.
         pool = sorted(pool, key=lambda r: str(r["id"]))
         chosen = random.Random(seed).sample(pool, k)
-    return [{"id": str(r["id"]), "question": r["question"], "response": r["response"]} for r in chosen]
+    # The dataset's own prompt (OlympicArena) goes along: a demonstration is written like its prompt.
+    return [{"id": str(r["id"]), "question": r["question"], "response": r["response"],
+             **({"source_prompt": r["source_prompt"]} if r.get("source_prompt") else {})} for r in chosen]

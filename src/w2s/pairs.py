@@ -20,7 +20,7 @@ import random
 from collections import Counter
 
 from . import grading
-from .prompts import completion, zero_shot_prompt
+from .prompts import completion, prompt_for
 
 # The decision recorded per question in the votes (and the kind of each pair), in the order the
 # rules above apply, with the words the data-quality table labels its rows with.
@@ -78,15 +78,18 @@ def mine_pairs(
         qid = q["id"]
         responses = samples_by_id[qid]
         weak_response = weak_by_id[qid]
-        preds = [grading.extract_answer(r, task) for r in responses]
-        weak_pred = grading.extract_answer(weak_response, task)
-        # Group the weak answer with the samples so "weak == majority" uses the same equivalence.
-        all_labels = grading.group_answers(preds + [weak_pred], task, mode=mode)
+        preds = [grading.matching_answer(r, task, mode) for r in responses]
+        weak_pred = grading.matching_answer(weak_response, task, mode)
+        # Group the weak answer with the samples so "weak == majority" uses the same equivalence,
+        # with the question's answer type where the dataset has one (OlympicArena).
+        all_labels = grading.group_answers(preds + [weak_pred], task, mode=mode,
+                                           answer_type=q.get("answer_type") or None,
+                                           type_sequence=q.get("type_sequence") or None)
         labels, weak_label = all_labels[:-1], all_labels[-1]
         majority, confidence = majority_vote(labels)
         majority_pred = preds[labels.index(majority)] if majority != -1 else ""
         rng = random.Random(question_seed(seed, qid))
-        prompt = zero_shot_prompt(q["question"])
+        prompt = prompt_for(q)
         if confidence < tau:
             decision = "low_confidence"
         elif majority == -1 or not majority_pred:
@@ -101,7 +104,7 @@ def mine_pairs(
                     pairs.append({"id": qid, "prompt": prompt, "chosen": completion(weak_response),
                                   "rejected": completion(rejected), "kind": decision, "confidence": confidence,
                                   "chosen_answer": weak_pred,
-                                  "rejected_answer": grading.extract_answer(rejected, task)})
+                                  "rejected_answer": grading.matching_answer(rejected, task, mode)})
         elif confidence >= flip_threshold:
             decision = "weak_rejected"
             agreeing = [r for r, lab in zip(responses, labels) if lab == majority]

@@ -6,9 +6,10 @@ Public API::
     TASKS, GRADER_ID, grader_id(mode)
     extract_answer(response, task) -> str
     is_equivalent(gold, pred, task, answer_type=None, timeout=5.0) -> bool
-    answers_match(a, b, task, mode="equivalence") -> bool
-    group_answers(answers, task, mode="equivalence") -> list[int]
-    grade_rows(rows, task, workers=1, timeout=5.0) -> list[dict]
+    matching_answer(response, task, mode="equivalence") -> str
+    answers_match(a, b, task, mode="equivalence", answer_type=None, type_sequence=None) -> bool
+    group_answers(answers, task, mode="equivalence", answer_type=None, type_sequence=None) -> list[int]
+    grade_rows(rows, task, workers=1, timeout=5.0, mode="equivalence") -> list[dict]
     grade_file(task, input_path, output_path, workers=1) -> {"n", "correct", "accuracy"}
 
 Extraction (``extract_answer``)
@@ -70,10 +71,16 @@ a JSON list string; ``answer_type=None`` infers TF / SC / numeric from the gold,
 Answer matching for the filter and the vote (``answers_match`` / ``group_answers``)
 --------------------------------------------------------------------------------------
 ``mode="equivalence"`` (default): two answers match when each is equivalent to the other with
-the rules above (both directions, so the relation is symmetric); "" never matches. Groups are
-formed greedily in order of first appearance against each group's first member, so labels are
-deterministic. ``mode="exact"``: the paper's normalised string match (our normaliser; equal
-non-empty strings). The mode is recorded through ``grader_id(mode)`` / ``GRADER_ID``.
+the rules above (both directions, so the relation is symmetric); "" never matches. For
+OlympicArena the question's ``answer_type`` (and ``type_sequence``) selects the typed rule, as
+for accuracy. Groups are formed greedily in order of first appearance against each group's
+first member, so labels are deterministic. ``mode="exact"``: a normalised string match (our
+extraction and normaliser; equal non-empty strings). ``mode="paper"``: the paper's own code's
+decisions (``paper.py``): its extraction and normaliser with a string match for GSM8K and MATH,
+the OlympicArena judge's rules (answer type unused, type sequence used) for OlympicArena; in
+this mode accuracy (``grade_rows(..., mode="paper")``) follows the paper too. Callers extract
+the answers to compare with ``matching_answer(response, task, mode)``. The mode is recorded
+through ``grader_id(mode)`` / ``GRADER_ID``.
 
 Safety and time
 ---------------
@@ -101,20 +108,20 @@ from importlib import metadata
 
 from ..io import InputError, read_jsonl, write_jsonl
 from ..prompts import ANSWER_KEYS
-from . import compare, sandbox
+from . import compare, paper, sandbox
 from .compare import Checker, NeedSymbolic
 from .extract import _gsm8k_number, extract, extract_raw
 from .normalize import normalize
 
 __all__ = [
-    "TASKS", "GRADER_ID", "grader_id", "extract_answer", "is_equivalent", "answers_match",
-    "group_answers", "grade_rows", "grade_file", "normalize", "extract_raw", "shutdown_workers",
+    "TASKS", "MODES", "GRADER_ID", "grader_id", "extract_answer", "matching_answer", "is_equivalent",
+    "answers_match", "group_answers", "grade_rows", "grade_file", "normalize", "extract_raw", "shutdown_workers",
 ]
 
 log = logging.getLogger("w2s.grading")
 
 TASKS = ("gsm8k", "math", "olympicarena")
-MODES = ("equivalence", "exact")
+MODES = ("equivalence", "exact", "paper")
 GRADER_VERSION = "1"
 
 
@@ -210,29 +217,70 @@ def is_equivalent(gold, pred: str, task: str, answer_type: str | None = None, ti
     return _equivalent(g, _pred_answer(pred, task), task, answer_type, Checker(timeout).start())
 
 
-def answers_match(a: str, b: str, task: str, mode: str = "equivalence", timeout: float = 5.0) -> bool:
-    """Symmetric comparison of two extracted model answers (consistency filter); "" never matches."""
+def matching_answer(response: str, task: str, mode: str = "equivalence") -> str:
+    """The answer the filter and the vote compare: ``extract_answer`` in the equivalence and
+    exact modes, the paper code's extraction in ``paper`` mode ("" when there is none)."""
     _check_task(task)
     _check_mode(mode)
-    x, y = _pred_answer(a or "", task), _pred_answer(b or "", task)
-    if not x or not y:
-        return False
+    if not isinstance(response, str):
+        raise TypeError(f"response must be a string, got {type(response).__name__}")
+    return paper.paper_answer(response, task) if mode == "paper" else extract(response, task)
+
+
+def _type_of(answer_type, type_sequence) -> str | None:
+    """One answer-type string ("MPV:NV,EX") from a row's answer_type and type_sequence."""
+    if not answer_type:
+        return None
+    answer_type = str(answer_type)
+    if type_sequence and ":" not in answer_type and "(" not in answer_type:
+        answer_type = f"{answer_type}:{','.join(map(str, type_sequence))}"
+    compare.parse_answer_type(answer_type)  # unknown types are an error, not a mismatch
+    return answer_type
+
+
+def _match(x: str, y: str, task: str, mode: str, kind: str | None, type_sequence, ck: Checker) -> bool:
+    if mode == "paper":
+        return paper.paper_match(x, y, task, ck, type_sequence, kind)
     if mode == "exact":
         return x == y
-    return compare.match(x, y, task, Checker(timeout).start())
+    if task == "olympicarena" and kind:
+        if kind.split(":")[0].strip().upper() in ("MPV", "MA"):
+            # The type sequence is positional in the gold's parts: y is the gold (one direction).
+            return compare.olympic_equal(y, x, kind, ck)
+        return compare.olympic_equal(y, x, kind, ck) and compare.olympic_equal(x, y, kind, ck)
+    return compare.match(x, y, task, ck)
 
 
-def group_answers(answers: Sequence[str], task: str, mode: str = "equivalence", timeout: float = 5.0) -> list[int]:
-    """Group label per answer for majority voting: matching answers share a label, labels are
-    0, 1, 2 ... in order of first appearance, an empty answer gets -1. Each answer joins the first
-    earlier group whose first member it matches (deterministic, order-dependent only)."""
+def answers_match(a: str, b: str, task: str, mode: str = "equivalence", timeout: float = 5.0,
+                  answer_type: str | None = None, type_sequence: Sequence[str] | None = None) -> bool:
+    """Symmetric comparison of two answers from ``matching_answer`` (consistency filter); ""
+    never matches. ``answer_type``/``type_sequence``: the question's (OlympicArena)."""
     _check_task(task)
     _check_mode(mode)
+    if mode == "paper":
+        x, y = a or "", b or ""
+    else:
+        x, y = _pred_answer(a or "", task), _pred_answer(b or "", task)
+    if not x or not y:
+        return False
+    kind = _type_of(answer_type, type_sequence) if task == "olympicarena" else None
+    return _match(x, y, task, mode, kind, type_sequence, Checker(timeout).start())
+
+
+def group_answers(answers: Sequence[str], task: str, mode: str = "equivalence", timeout: float = 5.0,
+                  answer_type: str | None = None, type_sequence: Sequence[str] | None = None) -> list[int]:
+    """Group label per answer (from ``matching_answer``) for majority voting: matching answers
+    share a label, labels are 0, 1, 2 ... in order of first appearance, an empty answer gets -1.
+    Each answer joins the first earlier group whose first member it matches (deterministic,
+    order-dependent only)."""
+    _check_task(task)
+    _check_mode(mode)
+    kind = _type_of(answer_type, type_sequence) if task == "olympicarena" else None
     labels: list[int] = []
     by_string: dict[str, int] = {}
     reps: list[str] = []  # first member of each group
     for a in answers:
-        x = _pred_answer(a or "", task)
+        x = (a or "") if mode == "paper" else _pred_answer(a or "", task)
         if not x:
             labels.append(-1)
             continue
@@ -240,9 +288,10 @@ def group_answers(answers: Sequence[str], task: str, mode: str = "equivalence", 
             labels.append(by_string[x])
             continue
         label = -1
-        if mode == "equivalence":
+        if mode != "exact":
             for i, rep in enumerate(reps):
-                if compare.match(rep, x, task, Checker(timeout).start()):
+                # paper mode: the judge on the new answer with the group's first one as gold.
+                if _match(x, rep, task, mode, kind, type_sequence, Checker(timeout).start()):
                     label = i
                     break
         if label < 0:
@@ -276,15 +325,40 @@ def _row_fields(row, i: int, task: str):
     return response, gold, answer_type
 
 
-def grade_rows(rows: Sequence[dict], task: str, workers: int = 1, timeout: float = 5.0) -> list[dict]:
+def _grade_rows_paper(rows: list[dict], task: str, workers: int, timeout: float) -> list[dict]:
+    """``grade_rows`` in paper mode: the paper code's decision per row (``paper.py``)."""
+    for i, row in enumerate(rows):
+        _row_fields(row, i, task)
+
+    def one(row: dict) -> dict:
+        gold = row["gold"]
+        if task == "olympicarena" and isinstance(gold, list) and len(gold) == 1:
+            gold = gold[0]  # as the official evaluation passes a one-element answer list
+        seq = row.get("type_sequence") or None
+        correct = paper.paper_correct(row["response"], gold, task, Checker(timeout, limit=workers).start(), seq)
+        return dict(row, pred=paper.paper_answer(row["response"], task), correct=bool(correct))
+
+    if workers == 1 or task != "olympicarena":
+        return [one(r) for r in rows]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="w2s-grade") as ex:
+        return list(ex.map(one, rows))
+
+
+def grade_rows(rows: Sequence[dict], task: str, workers: int = 1, timeout: float = 5.0,
+               mode: str = "equivalence") -> list[dict]:
     """Grade rows with "response" and "gold" (and optionally "answer_type"/"type_sequence" for
     OlympicArena): new dicts with "pred" and "correct" added, same order. The fast layer runs
     here; the rest goes to ``workers`` symbolic worker processes, each item with its own
-    ``timeout``; a hang is killed and counts as wrong, so it never stalls the batch."""
+    ``timeout``; a hang is killed and counts as wrong, so it never stalls the batch.
+    ``mode="paper"``: the paper code's decisions instead (see the package docstring); the other
+    modes grade accuracy alike (they differ only in how the filter and the vote match answers)."""
     _check_task(task)
+    _check_mode(mode)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     rows = list(rows)  # iterated twice below; a generator would come back empty the second time
+    if mode == "paper":
+        return _grade_rows_paper(rows, task, workers, timeout)
     items = []
     for i, row in enumerate(rows):
         response, gold, answer_type = _row_fields(row, i, task)
@@ -321,13 +395,13 @@ def grade_rows(rows: Sequence[dict], task: str, workers: int = 1, timeout: float
     return [dict(row, pred=item[1], correct=bool(decided[key(item)])) for row, item in zip(rows, items)]
 
 
-def grade_file(task: str, input_path, output_path, workers: int = 1) -> dict:
+def grade_file(task: str, input_path, output_path, workers: int = 1, mode: str = "equivalence") -> dict:
     """``w2s grade``: read INPUT.jsonl, write OUTPUT.jsonl atomically with "pred" and "correct"
     added, print one summary line with the accuracy to stderr, return the counts."""
     _check_task(task)
     rows = read_jsonl(input_path, required={"response": str}, unique=None)
     started = time.monotonic()
-    graded = grade_rows(rows, task, workers=workers)
+    graded = grade_rows(rows, task, workers=workers, mode=mode)
     write_jsonl(output_path, graded)
     n = len(graded)
     correct = sum(r["correct"] for r in graded)
@@ -335,7 +409,7 @@ def grade_file(task: str, input_path, output_path, workers: int = 1) -> dict:
     empty = sum(1 for r in graded if not r["pred"])
     print(
         f"w2s grade --task {task}: {correct}/{n} correct, accuracy {accuracy:.4f} "
-        f"({empty} without an answer; {time.monotonic() - started:.1f} s; {GRADER_ID}) -> {os.fspath(output_path)}",
+        f"({empty} without an answer; {time.monotonic() - started:.1f} s; {grader_id(mode)}) -> {os.fspath(output_path)}",
         file=sys.stderr,
     )
     return {"n": n, "correct": correct, "accuracy": accuracy}

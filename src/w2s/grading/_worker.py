@@ -128,6 +128,71 @@ def main() -> None:
                     return str(v)
         return None
 
+    def first_expr(text: str):
+        """The first sympy expression math-verify parses from ``text``, or None."""
+        return next((e for e in parsed(text) if isinstance(e, sympy.Basic)), None)
+
+    # The paper mode's OlympicArena judge (w2s.grading.paper) reads LaTeX as sympy's own
+    # parse_latex does: \\pi and e are plain variables (so "3.14159" is not pi there), letters
+    # keep their case ("false" is not "False"), "1\\frac{1}{2}" is a product, not a mixed number.
+    from latex2sympy2_extended import latex2sympy
+    from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+
+    judge_conversion = ConversionConfig(interpret_as_mixed_fractions=False, lowercase_symbols=False)
+    judge_constants = {sympy.pi: sympy.Symbol("pi"), sympy.E: sympy.Symbol("e")}
+
+    @lru_cache(maxsize=8192)
+    def judge_expr(text: str):
+        try:
+            e = latex2sympy(text, conversion_config=judge_conversion)
+        except Exception:  # a parse error: the judge's rule raises there too
+            return None
+        return e.subs(judge_constants) if isinstance(e, sympy.Basic) else None
+
+    def as_float(e):
+        try:
+            return float(e)
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+    def oa_nv(a: str, b: str):
+        """The judge's LaTeX step for numerical values: does each side parse, |N(a) - N(b)| when
+        that difference is a number (None when it keeps variables), and N(a) == N(b)."""
+        ea, eb = judge_expr(a), judge_expr(b)
+        if ea is None or eb is None:
+            return {"parsed": False}
+        na, nb = sympy.N(ea), sympy.N(eb)
+        diff = na - nb
+        value = as_float(abs(diff)) if diff.is_number else None
+        return {"parsed": True, "diff": value, "equal": bool(na == nb)}
+
+    def oa_ex(a: str, b: str):
+        """The judge's expression step: does each side parse, are the expressions the same, does
+        each have a variable, and their float values when they have none."""
+        ea, eb = judge_expr(a), judge_expr(b)
+        if ea is None or eb is None:
+            return {"parsed": False}
+        return {"parsed": True, "same": bool(ea == eb), "vars": [bool(ea.free_symbols), bool(eb.free_symbols)],
+                "values": [as_float(ea), as_float(eb)]}
+
+    def oa_equation(a: str, b: str) -> bool:
+        """The OlympicArena judge's equation rule: each side "lhs = rhs"; equal when the two
+        (lhs - rhs) are equal or one is a nonzero integer multiple of the other."""
+        sides = []
+        for eq in (a, b):
+            lhs, rhs = eq.split("=")
+            el, er = judge_expr(lhs), judge_expr(rhs)
+            if el is None or er is None:
+                return False
+            sides.append(sympy.simplify(el - er))
+        d1, d2 = sides
+        if sympy.simplify(d1 - d2) == 0:
+            return True
+        if d1 == 0 or d2 == 0:
+            return False
+        r1, r2 = sympy.simplify(d1 / d2), sympy.simplify(d2 / d1)
+        return bool((r1.is_Integer and r1 != 0) or (r2.is_Integer and r2 != 0))
+
     def block(seconds: float) -> bool:
         """Diagnostic for tests of the parent's hard deadline: a hang the soft timer cannot
         interrupt (SIGALRM blocked), like a C-level big-integer computation."""
@@ -146,6 +211,9 @@ def main() -> None:
         "match": lambda r: equal(r["a"], r["b"]) and equal(r["b"], r["a"]),
         "equation": lambda r: equation(r["a"], r["b"]),
         "value": lambda r: value(r["a"]),
+        "oa_nv": lambda r: oa_nv(r["a"], r["b"]),
+        "oa_ex": lambda r: oa_ex(r["a"], r["b"]),
+        "oa_equation": lambda r: oa_equation(r["a"], r["b"]),
     }
 
     signal.signal(signal.SIGALRM, _on_alarm)

@@ -211,8 +211,9 @@ def parse_answer_type(answer_type: str | None) -> tuple[str | None, list[str | N
 
 
 def gold_list(gold, split: bool) -> list[str]:
-    """Gold answers as a list: a list stays a list, a JSON list string is decoded (safely, by
-    ``json``), otherwise the string is split at top-level commas when ``split``."""
+    """Gold answers as a list: a list stays a list, a JSON list of strings is decoded (safely, by
+    ``json``), otherwise the string is split at top-level commas when ``split``. A bracketed list
+    of numbers ("[0,1]") stays text: it is a closed interval or a tuple, not two answers."""
     if isinstance(gold, (list, tuple)):
         return [str(g) for g in gold]
     text = str(gold).strip()
@@ -221,7 +222,7 @@ def gold_list(gold, split: bool) -> list[str]:
             decoded = json.loads(text)
         except ValueError:
             decoded = None
-        if isinstance(decoded, list) and decoded and all(isinstance(x, (str, int, float)) for x in decoded):
+        if isinstance(decoded, list) and decoded and all(isinstance(x, str) for x in decoded):
             return [str(x) for x in decoded]
     return split_top_level(text) if split else [text]
 

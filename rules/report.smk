@@ -45,20 +45,20 @@ rule make_tables:
     params:
         exp=lambda wc: wc.exp,
         weak=lambda wc: exp_cfg(wc)["weak"],
-        methods=lambda wc: methods(wc.exp),
+        methods=lambda wc: get_table_methods(wc.exp),
+        roles=lambda wc: get_table_roles(wc.exp),
+        seeds=SEEDS,
         test_sets=lambda wc: exp_cfg(wc)["test_sets"],
         iterations=lambda wc: exp_cfg(wc)["iterations"],
         report=slice_of("report"),
-        seed=config["seed"],
+        grading_mode=config["grading"]["mode"],
     script:
         "../scripts/make_tables.py"
 
 
 rule make_passk_table:
     input:
-        passk=lambda wc: [
-            f"{RESULTS}/{wc.exp}/{w}/stage2/passk.json" for w in exp_cfg(wc)["weak"]
-        ],
+        passk=get_passk_files,
     output:
         csv=f"{RESULTS}/tables/{{exp}}.passk.csv",
         md=f"{RESULTS}/tables/{{exp}}.passk.md",
@@ -78,14 +78,15 @@ rule make_passk_table:
     params:
         exp=lambda wc: wc.exp,
         weak=lambda wc: exp_cfg(wc)["weak"],
+        seeds=SEEDS,
     script:
         "../scripts/make_passk_table.py"
 
 
 rule make_data_quality_table:
     input:
-        gold=train_2_gold,
-        sets=data_quality_inputs,
+        gold=get_train_2_golds,
+        sets=get_data_quality_sets,
     output:
         csv=f"{RESULTS}/tables/{{exp}}.data_quality.csv",
         md=f"{RESULTS}/tables/{{exp}}.data_quality.md",
@@ -114,19 +115,19 @@ rule make_data_quality_table:
         exp=lambda wc: wc.exp,
         task=task_of,
         layout=lambda wc: data_quality_layout(wc.exp),
+        gold=get_gold_by_seed,
+        seeds=SEEDS,
         tau=lambda wc: exp_cfg(wc)["stage2"]["tau"],
         flip_threshold=lambda wc: exp_cfg(wc)["stage2"]["flip_threshold"],
-        mode=config["grading"]["mode"],
+        grading_mode=config["grading"]["mode"],
     script:
         "../scripts/make_data_quality_table.py"
 
 
 rule plot_vote_confidence:
     input:
-        gold=train_2_gold,
-        votes=lambda wc: [
-            f"{RESULTS}/{wc.exp}/{w}/stage2/votes.jsonl" for w in exp_cfg(wc)["weak"]
-        ],
+        gold=get_train_2_golds,
+        votes=get_vote_files,
     output:
         png=report(
             f"{RESULTS}/figures/{{exp}}.confidence.png",
@@ -143,6 +144,7 @@ rule plot_vote_confidence:
     params:
         exp=lambda wc: wc.exp,
         weak=lambda wc: exp_cfg(wc)["weak"],
+        seeds=SEEDS,
         task=task_of,
         n=lambda wc: exp_cfg(wc)["stage2"]["n"],
         tau=lambda wc: exp_cfg(wc)["stage2"]["tau"],

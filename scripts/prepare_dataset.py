@@ -15,7 +15,7 @@ if "train_1" in source:
 else:
     train_2 = data.normalise_split(task, source["train_2"], "train_2")
     test = data.normalise_split(task, source["test"], "test")
-    data.check_disjoint(train_2, test, f"dataset {snakemake.wildcards.dataset}")
+    data.check_disjoint(train_2, test, f"dataset {snakemake.params.dataset}")
     public, gold = data.split_questions(train_2)
     write_jsonl(snakemake.output.train_2, public)
     write_jsonl(snakemake.output.gold, gold)

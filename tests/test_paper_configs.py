@@ -184,7 +184,7 @@ def test_gsm8k_and_math_configs_can_be_combined():
 HYPERPARAMETERS = ("learning_rate", "epochs", "gradient_accumulation_steps", "max_length", "lr_scheduler",
                    "warmup_ratio", "weight_decay", "r", "alpha", "dropout", "target_modules", "beta",
                    "gradient_checkpointing", "n", "temperature", "top_p", "tau", "flip_threshold", "max_pairs",
-                   "k", "iterations", "max_new_tokens", "seed", "finetune", "method")
+                   "k", "iterations", "max_new_tokens", "seeds", "finetune", "method")
 
 
 @pytest.mark.parametrize("name", sorted(PAPER))
@@ -254,7 +254,23 @@ def test_one_table_as_target(workdir):
     full = dry_run(workdir, PAPER["gsm8k"])
     assert {j["rule"] for j in jobs} >= set(MODEL_RULES) and "make_tables" in {j["rule"] for j in jobs}
     assert len(jobs) <= len(full)
-    one_column = dry_run(workdir, PAPER["gsm8k"], targets=("results/gsm8k/gemma-2b/eval/dpo/gsm8k.metrics.json",))
+    one_column = dry_run(workdir, PAPER["gsm8k"], targets=("results/gsm8k/seed0/gemma-2b/eval/dpo/gsm8k.metrics.json",))
     assert {owner_of(j) for j in one_column} <= {"gemma-2b", "-"}, {owner_of(j) for j in one_column}
     assert {j["rule"] for j in one_column} >= {"train_weak_sft", "answer_train_2", "train_strong_sft",
                                                "sample_answers", "mine_pairs", "train_preference", "evaluate"}
+
+
+def test_seeds_are_independent_runs_over_one_data_preparation(workdir):
+    """`seeds: [0, 7]`: every job of the method twice (one run per seed), the real data once."""
+    overlay = workdir / "two-seeds.yaml"
+    overlay.write_text("seeds: [0, 7]\n")
+    one = dry_run(workdir, PAPER["gsm8k"])
+    two = dry_run(workdir, PAPER["gsm8k"], overlay)
+    count = lambda jobs: {r: sum(j["rule"] == r for j in jobs) for r in {j["rule"] for j in jobs}}  # noqa: E731
+    once = {"prepare_dataset", "prepare_train_1", "make_tables", "make_data_quality_table", "make_passk_table",
+            "plot_vote_confidence", "all"}
+    c1, c2 = count(one), count(two)
+    assert set(c1) == set(c2)
+    for rule in c1:
+        assert c2[rule] == (c1[rule] if rule in once else 2 * c1[rule]), (rule, c1[rule], c2[rule])
+    assert {j["wildcards"].get("seed") for j in two if j["rule"] not in once} == {"0", "7"}

@@ -55,6 +55,22 @@ def test_dry_run_lists_every_stage(workflow_copy):
         assert stats.get(rule) == count, (rule, stats)
 
 
+def test_each_seed_is_a_run_with_its_own_toy_world(workflow_copy):
+    overlay = write_overlay(workflow_copy, "seeds.yaml", "seeds: [0, 1]\n")
+    res = dry_run(workflow_copy, "--configfile", "config/config.yaml", overlay)
+    assert res.returncode == 0, res.stderr
+    stats = jobs_listed(res.stdout)
+    # The toy source follows the seed, so its data rules run per seed too; one table per experiment.
+    for rule, count in {"build_toy_data": 2, "pretrain_toy_model": 4, "prepare_dataset": 2, "train_strong_sft": 16,
+                        "evaluate": 24, "train_preference": 4, "make_tables": 1}.items():
+        assert stats.get(rule) == count, (rule, stats)
+    for seed in (0, 1):
+        assert f"results/toy_world/seed{seed}/models/toy-strong" in res.stdout
+        assert f"results/data/toy/seed{seed}/train_2.jsonl" in res.stdout
+        assert f"results/toy/seed{seed}/toy-weak/eval/dpo/toy.metrics.json" in res.stdout
+        assert f"results/toy/seed{seed}/ceiling/models/ceiling" in res.stdout
+
+
 def test_lint_and_format():
     lint = subprocess.run(SNAKEMAKE + ["--lint"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
@@ -124,7 +140,7 @@ def test_second_run_has_nothing_to_do(e2e_run):
 
 @pytest.mark.slow
 def test_accuracies_equal_those_recomputed_from_predictions(e2e_run):
-    metrics_files = sorted((e2e_run / "results/toy").glob("*/eval/*/*.metrics.json"))
+    metrics_files = sorted((e2e_run / "results/toy/seed0").glob("*/eval/*/*.metrics.json"))
     assert len(metrics_files) == 12
     table = {}
     with open(e2e_run / "results/tables/toy.csv") as f:
@@ -132,6 +148,7 @@ def test_accuracies_equal_those_recomputed_from_predictions(e2e_run):
             table[row["key"]] = row
     for path in metrics_files:
         metrics = json.loads(path.read_text())
+        assert metrics["seed"] == 0 and metrics["exp"] == "toy"
         rows = [json.loads(line) for line in path.with_name(path.name.replace(".metrics.json", ".jsonl")).open()]
         recomputed = sum(r["correct"] for r in rows) / len(rows)
         assert metrics["accuracy"] == pytest.approx(recomputed)
@@ -141,7 +158,7 @@ def test_accuracies_equal_those_recomputed_from_predictions(e2e_run):
 
 @pytest.mark.slow
 def test_every_stage_got_non_empty_input(e2e_run):
-    res = e2e_run / "results/toy/toy-weak"
+    res = e2e_run / "results/toy/seed0/toy-weak"
     for i in (1, 2):
         assert json.loads((res / f"stage1/iter{i}/filter.json").read_text())["kept"] > 0
     assert json.loads((res / "stage2/pairs.json").read_text())["pairs"] > 0
@@ -187,6 +204,6 @@ def test_changing_weak_learning_rate_reruns_only_the_weak_chain(e2e_run):
 @pytest.mark.slow
 def test_comment_only_config_edit_reruns_nothing(e2e_run):
     text = (e2e_run / "config/config.yaml").read_text()
-    edited = re.sub(r"(?m)^seed: 0$", "seed: 0  # same seed", text, count=1)
+    edited = re.sub(r"(?m)^seeds: \[0\].*$", "seeds: [0]  # same seed", text, count=1)
     assert edited != text
     assert rerun_jobs(e2e_run, "# a comment\n" + edited) == {}

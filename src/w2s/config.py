@@ -78,6 +78,8 @@ def validate_config(config: dict, schema_path: str | Path, check_paths: bool = T
         if e.validator == "additionalProperties":
             allowed = sorted((e.schema.get("properties") or {}).keys())
             msg += f" (allowed keys: {', '.join(allowed)})" if allowed else ""
+            if not e.absolute_path and "seed" in e.instance:
+                msg += "; the seed is a list now: seeds: [0] (one run of the method per seed)"
         elif e.validator == "oneOf" and _path(e).endswith("source"):
             msg = "must be 'toy' or a mapping with train_2, test (and train_1) sources, each {path: ...}"
         problems.append(f"config error at {_path(e)}: {msg}")

@@ -64,7 +64,9 @@ def _data_dirs():
 
 
 def _stage2_keys():
-    return {m for exp in config["experiments"].values() for m in exp["methods"]}
+    return {
+        m for exp in config["experiments"].values() for m in exp["stage2"]["methods"]
+    }
 
 
 wildcard_constraints:
@@ -364,7 +366,9 @@ def get_sft_settings(model_name_of):
 
 
 def get_preference_settings(wc):
-    return canonical(exp_cfg(wc)[wc.pref])
+    """The method's trainer, options and training keys; not its label (a new label reruns no training)."""
+    entry = exp_cfg(wc)["stage2"]["methods"][wc.pref]
+    return canonical({k: v for k, v in entry.items() if k != "label"})
 
 
 # ---------------------------------------------------------------- targets
@@ -373,18 +377,17 @@ def test_sets(exp):
 
 
 def stage2_methods(exp):
-    """(key, table label) of each configured stage II method, in config order."""
-    return [(m, m.upper()) for m in config["experiments"][exp]["methods"]]
+    """The configured stage II methods of an experiment, in config order."""
+    return list(config["experiments"][exp]["stage2"]["methods"])
 
 
 def get_table_methods(exp):
     """The main table's rows in display order (w2s.registry.table_methods)."""
-    cfg = config["experiments"][exp]
-    return registry.table_methods(cfg["iterations"], stage2_methods(exp))
+    return registry.table_methods(config["experiments"][exp])
 
 
 def get_table_roles(exp):
-    return registry.table_roles(config["experiments"][exp]["iterations"])
+    return registry.table_roles(config["experiments"][exp])
 
 
 def methods(exp):

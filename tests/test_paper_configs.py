@@ -78,7 +78,7 @@ def expected_counts(cfg: dict) -> dict[tuple[str, str], int]:
         counts[(rule, owner)] = counts.get((rule, owner), 0) + n
 
     for exp in cfg["experiments"].values():
-        iters, methods, tests = exp["iterations"], exp["methods"], len(exp["test_sets"])
+        iters, methods, tests = exp["iterations"], exp["stage2"]["methods"], len(exp["test_sets"])
         # Without train_2 gold (OlympicArena) there is no ceiling and no pass@k on train_2.
         gold = cfg["datasets"][exp["dataset"]]["train_2_gold"]
         for weak in exp["weak"]:
@@ -93,7 +93,7 @@ def expected_counts(cfg: dict) -> dict[tuple[str, str], int]:
             add("mine_pairs", weak, 1)
             add("grade_samples", weak, int(gold))
             add("train_preference", weak, len(methods))
-            # weak floor, weak-ICL, full weak FT, 3 per iteration, DPO / ORPO; per test set
+            # weak floor, weak-ICL, full weak FT, 3 per iteration, each stage II method; per test set
             add("evaluate", weak, (3 + 3 * iters + len(methods)) * tests)
         add("build_ceiling_set", "ceiling", int(gold))
         add("train_strong_sft", "ceiling", int(gold))
@@ -135,7 +135,8 @@ def test_paper_setup(name):
     cfg = load(PAPER[name])
     (exp,) = cfg["experiments"].values()
     assert exp["iterations"] == {"gsm8k": 2, "math": 1, "olympicarena": 2}[name]
-    assert exp["methods"] == ["dpo", "orpo"]
+    # The paper's stage II: DPO (main) and ORPO (variant).
+    assert {k: m["trainer"] for k, m in exp["stage2"]["methods"].items()} == {"dpo": "dpo", "orpo": "orpo"}
     assert exp["stage2"]["max_pairs"] == (1 if name == "gsm8k" else 3)
     assert (exp["stage2"]["n"], exp["stage2"]["tau"], exp["stage2"]["flip_threshold"]) == (10, 0.6, 0.8)
     strong = cfg["models"][exp["strong"]]
@@ -143,7 +144,7 @@ def test_paper_setup(name):
     assert strong["path"].endswith("70b-hf") or strong["path"].endswith("70B")
     assert strong["resources"]["generate"]["gpus"] == strong["resources"]["train"]["gpus"] == 8
     assert strong["generation"]["backend"] == "vllm" and strong["generation"]["tensor_parallel_size"] == 8
-    for train in (strong["sft"], exp["dpo"], exp["orpo"]):
+    for train in (strong["sft"], *exp["stage2"]["methods"].values()):
         assert train["method"] == "lora" and set(train["lora"]["target_modules"]) == SEVEN_PROJECTIONS
         assert train["accelerate_config"] and (ROOT / train["accelerate_config"]).is_file(), train["accelerate_config"]
     for weak in exp["weak"]:

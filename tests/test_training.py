@@ -416,6 +416,23 @@ def test_orpo_full_model(world, tmp_path):
     assert not same_weights(weights(out), weights(world["base"]))
 
 
+def test_trainer_options_reach_the_trl_config(world, m_plus, tmp_path):
+    """RPO: DPO with TRL's NLL loss on the chosen answer beside the sigmoid loss, weights as given."""
+    cfg = {**FAST, "loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5], "beta": 0.2}
+    trainer, info = build_preference_trainer("dpo", m_plus, make_pairs(8), cfg, str(tmp_path / "w"))
+    assert trainer.args.loss_type == ["sigmoid", "sft"] and trainer.args.loss_weights == [1.0, 0.5]
+    assert trainer.args.beta == 0.2 and info["options"]["loss_weights"] == [1.0, 0.5]
+
+
+def test_simpo_through_cpo_trains_the_adapter(world, m_plus, tmp_path):
+    out = tmp_path / "simpo"
+    cfg = {**FAST, "loss_type": "simpo", "cpo_alpha": 0.0, "beta": 2.0, "simpo_gamma": 1.0, "max_steps": 2}
+    m = train_preference("cpo", m_plus, make_pairs(16), str(out), cfg, str(tmp_path / "w"))
+    assert m["kind"] == "cpo" and m["method"] == "lora" and m["steps"] == 2
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == world["base"]
+    assert not same_weights(weights(out), weights(m_plus))
+
+
 def test_bfloat16_training_on_cpu(world, tmp_path):
     out = tmp_path / "bf16"
     m = train_sft(world["base"], make_records(16), str(out), {**FAST, "method": "full", "max_steps": 2, "dtype": "bfloat16"},

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import registry
 from .io import InputError
 
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
@@ -80,7 +81,8 @@ def cmd_mine_pairs(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2s", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    tasks = ["gsm8k", "math", "olympicarena"]
+    tasks = list(registry.TASKS)
+    modes = list(registry.GRADING_MODES)
 
     p = sub.add_parser("grade", help="extract and grade final answers (rows with response and gold)")
     p.add_argument("--task", choices=tasks, required=True)
@@ -97,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("filter", help="stage I consistency filter -> weak/icl/hybrid SFT sets")
     p.add_argument("--task", choices=tasks, required=True)
-    p.add_argument("--mode", choices=["equivalence", "exact"], default="equivalence")
+    p.add_argument("--mode", choices=modes, default="equivalence")
     p.add_argument("questions")
     p.add_argument("weak")
     p.add_argument("icl")
@@ -106,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mine-pairs", help="stage II confidence vote and preference pairs")
     p.add_argument("--task", choices=tasks, required=True)
-    p.add_argument("--mode", choices=["equivalence", "exact"], default="equivalence")
+    p.add_argument("--mode", choices=modes, default="equivalence")
     p.add_argument("--tau", type=float, default=0.6)
     p.add_argument("--flip-threshold", type=float, default=0.8)
     p.add_argument("--max-pairs", type=int, default=1)

@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from . import registry
 from .models import check_local_model
 
 RESERVED_NAMES = {"ceiling", "data", "tables", "figures", "toy_world", "logs", "benchmarks"}
@@ -58,8 +59,40 @@ def _path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+def _fill_vocabularies(node):
+    """Give every ``x-vocabulary: <name>`` node the registry's names as its enum."""
+    if isinstance(node, dict):
+        if "x-vocabulary" in node:
+            node["enum"] = registry.vocabulary(node["x-vocabulary"])
+        for value in node.values():
+            _fill_vocabularies(value)
+    elif isinstance(node, list):
+        for value in node:
+            _fill_vocabularies(value)
+    return node
+
+
 def load_schema(path: str | Path) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    """config/schema.yaml with the registry's vocabularies filled in."""
+    return _fill_vocabularies(yaml.safe_load(Path(path).read_text()))
+
+
+def _keys_of(schema_root: dict, sub: dict) -> set[str]:
+    """Every property a (sub)schema allows, through $ref and allOf."""
+    sub = _resolve(schema_root, sub) if "$ref" in sub else sub
+    keys = set(sub.get("properties") or {})
+    for part in sub.get("allOf") or []:
+        keys |= _keys_of(schema_root, part)
+    return keys
+
+
+def _drop_removed_methods(config: dict) -> None:
+    """``methods: {orpo: null}`` in an overlay removes a stage II method (YAML overlays only merge)."""
+    for exp in (config.get("experiments") or {}).values():
+        methods = ((exp or {}).get("stage2") or {}).get("methods") if isinstance(exp, dict) else None
+        if isinstance(methods, dict):
+            for name in [k for k, v in methods.items() if v is None]:
+                del methods[name]
 
 
 def validate_config(config: dict, schema_path: str | Path, check_paths: bool = True) -> dict:
@@ -68,6 +101,7 @@ def validate_config(config: dict, schema_path: str | Path, check_paths: bool = T
     Raises ConfigError with every problem found, one per line.
     """
     schema = load_schema(schema_path)
+    _drop_removed_methods(config)
     validator = _validator_with_defaults(schema)
     # Defaults are filled during validation; a second pass validates the filled-in values.
     list(validator.iter_errors(config))
@@ -75,8 +109,8 @@ def validate_config(config: dict, schema_path: str | Path, check_paths: bool = T
     problems = []
     for e in errors:
         msg = e.message
-        if e.validator == "additionalProperties":
-            allowed = sorted((e.schema.get("properties") or {}).keys())
+        if e.validator in ("additionalProperties", "unevaluatedProperties"):
+            allowed = sorted(_keys_of(schema, e.schema))
             msg += f" (allowed keys: {', '.join(allowed)})" if allowed else ""
             if not e.absolute_path and "seed" in e.instance:
                 msg += "; the seed is a list now: seeds: [0] (one run of the method per seed)"
@@ -84,14 +118,14 @@ def validate_config(config: dict, schema_path: str | Path, check_paths: bool = T
             msg = "must be 'toy' or a mapping with train_2, test (and train_1) sources, each {path: ...}"
         problems.append(f"config error at {_path(e)}: {msg}")
     if not problems:
-        problems = _cross_check(config, check_paths)
+        problems = _cross_check(config, check_paths, _keys_of(schema, schema["$defs"]["training_keys"]))
     if problems:
         raise ConfigError("\n".join(problems) + "\nFix the config (config/config.yaml or your --configfile overlay); "
                           "config/schema.yaml documents every key.")
     return config
 
 
-def _cross_check(config: dict, check_paths: bool) -> list[str]:
+def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> list[str]:
     problems = []
     datasets, models = config["datasets"], config["models"]
     for name in [*datasets, *models, *config["experiments"]]:
@@ -133,9 +167,32 @@ def _cross_check(config: dict, check_paths: bool) -> list[str]:
         if stage2["flip_threshold"] < stage2["tau"]:
             problems.append(f"config error at {where}.stage2.flip_threshold: {stage2['flip_threshold']} is below "
                             f"tau ({stage2['tau']}); the flip rule only applies above tau.")
-        for method in exp["methods"]:
-            if "beta" not in exp[method]:
-                exp[method]["beta"] = 0.1
+        problems += _check_stage2_methods(stage2["methods"], f"{where}.stage2.methods", training_keys)
+    return problems
+
+
+def _check_stage2_methods(methods: dict, where: str, training_keys: set[str]) -> list[str]:
+    """Each method's options belong to its trainer and take values the registry allows."""
+    problems = []
+    for name, entry in methods.items():
+        if registry.reserved_method_key(name):
+            problems.append(f"config error at {where}.{name}: '{name}' is the name of a baseline or stage I model; "
+                            "rename the method.")
+        spec = registry.PREFERENCE_TRAINERS[entry["trainer"]]
+        for key, value in entry.items():
+            if key in training_keys or key in ("trainer", "label"):
+                continue
+            if key not in spec.options:
+                takers = [t for t, s in registry.PREFERENCE_TRAINERS.items() if key in s.options]
+                problems.append(f"config error at {where}.{name}.{key}: not an option of trainer '{entry['trainer']}' "
+                                f"(its options: {', '.join(spec.options)}; '{key}' is taken by {', '.join(takers)}).")
+                continue
+            allowed = spec.options[key]
+            values = value if isinstance(value, list) else [value]
+            bad = [v for v in values if allowed is not None and v not in allowed]
+            if bad:
+                problems.append(f"config error at {where}.{name}.{key}: {', '.join(map(repr, bad))} not allowed for "
+                                f"trainer '{entry['trainer']}' (allowed: {', '.join(allowed)}).")
     return problems
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .registry import TASKS as _TASKS
+
 # Generation stops at a runaway next question or answer, as in the paper's code.
 STOP_STRINGS = ("Question", "Answer")
 
-# The phrase that introduces the final answer in a gold target, per task.
-ANSWER_KEYS = {"gsm8k": "####", "math": "The answer is:", "olympicarena": "The answer is:"}
+# The phrase that introduces the final answer in a gold target, per task (w2s.registry.TASKS).
+ANSWER_KEYS = {name: task.answer_key for name, task in _TASKS.items()}
 
 TASKS = tuple(ANSWER_KEYS)
 

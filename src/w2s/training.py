@@ -97,6 +97,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from w2s import registry
 from w2s.io import InputError
 from w2s.models import check_local_model, is_adapter, resolve_model
 
@@ -129,7 +130,6 @@ DEFAULTS: dict[str, Any] = {
     "beta": 0.1,
 }
 
-PREFERENCE_METHODS = ("dpo", "orpo")
 CHECKPOINTS = "checkpoints"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 # Special tokens that tokenizers ship for padding without declaring them as ``pad_token``.
@@ -432,20 +432,9 @@ def _skip_final_checkpoint_callback():
     return SkipFinalCheckpoint()
 
 
-def _trainer_classes():
-    from trl import DPOTrainer, SFTTrainer
-    from trl.experimental.orpo import ORPOTrainer
-
-    class W2SSFTTrainer(_AdapterResumeMixin, SFTTrainer):
-        pass
-
-    class W2SDPOTrainer(_AdapterResumeMixin, DPOTrainer):
-        pass
-
-    class W2SORPOTrainer(_AdapterResumeMixin, ORPOTrainer):
-        pass
-
-    return W2SSFTTrainer, W2SDPOTrainer, W2SORPOTrainer
+def _resumable(trainer_cls):
+    """``trainer_cls`` with the adapter-aware resume of ``_AdapterResumeMixin``."""
+    return type(f"W2S{trainer_cls.__name__}", (_AdapterResumeMixin, trainer_cls), {})
 
 
 def _count_truncated(tokenizer, texts: list[str], max_length: int | None) -> int:
@@ -518,8 +507,9 @@ def build_sft_trainer(model: str, records: list[dict], cfg: dict, work_dir: str,
     if truncated:
         log.warning("%d of %d SFT records are longer than max_length=%s tokens and are truncated.", truncated, len(rows), cfg["max_length"])
 
-    SFT, _, _ = _trainer_classes()
-    trainer = SFT(
+    from trl import SFTTrainer
+
+    trainer = _resumable(SFTTrainer)(
         model=net,
         args=args,
         train_dataset=Dataset.from_list(rows),
@@ -555,19 +545,22 @@ def train_sft(
 
 
 # ----------------------------------------------------------------------------------------------
-# DPO / ORPO
+# Preference optimisation (stage II)
 
 
 def build_preference_trainer(
-    method: str, model: str, pairs: list[dict], cfg: dict, work_dir: str, seed: int = 0, callbacks=None
+    trainer: str, model: str, pairs: list[dict], cfg: dict, work_dir: str, seed: int = 0, callbacks=None
 ):
-    """The configured DPO or ORPO trainer starting from M_plus (``model``), and setup facts."""
+    """The configured TRL preference trainer (``trainer``: a w2s.registry.PREFERENCE_TRAINERS name)
+    starting from M_plus (``model``), and setup facts. ``cfg``: training keys plus the trainer's
+    options, which go to its TRL config class unchanged."""
     from accelerate import PartialState
     from datasets import Dataset
     from transformers import set_seed
 
-    if method not in PREFERENCE_METHODS:
-        raise InputError(f"preference method must be one of {', '.join(PREFERENCE_METHODS)}, got {method!r}.")
+    if trainer not in registry.PREFERENCE_TRAINERS:
+        raise InputError(f"preference trainer must be one of {', '.join(registry.PREFERENCE_TRAINERS)}, got {trainer!r}.")
+    spec = registry.PREFERENCE_TRAINERS[trainer]
     rows = _check_rows(pairs, ("prompt", "chosen", "rejected"), "preference pair",
                        "Pair mining found no usable question (confidence threshold, too-easy questions).")
     cfg = resolve_cfg(cfg)
@@ -578,17 +571,10 @@ def build_preference_trainer(
         log.warning("%s is a LoRA adapter: preference training continues that adapter (cfg method 'full' ignored).", model)
     method_used = "lora" if continue_adapter else cfg["method"]
     work = Path(work_dir)
-    fingerprint = _fingerprint(method, model, rows, {**cfg, "method": method_used}, seed)
+    fingerprint = _fingerprint(trainer, model, rows, {**cfg, "method": method_used}, seed)
 
-    common = _common_args(cfg, work / CHECKPOINTS, seed)
-    if method == "dpo":
-        from trl import DPOConfig
-
-        args = DPOConfig(**common, beta=float(cfg["beta"]), dataset_num_proc=None)
-    else:
-        from trl.experimental.orpo import ORPOConfig
-
-        args = ORPOConfig(**common, beta=float(cfg["beta"]), dataset_num_proc=None)
+    options = {k: cfg[k] for k in spec.options if k in cfg}
+    args = registry.load(spec.config)(**_common_args(cfg, work / CHECKPOINTS, seed), **options, dataset_num_proc=None)
     state = PartialState()
     if state.is_main_process:
         _prepare_work_dir(work, fingerprint)
@@ -619,9 +605,7 @@ def build_preference_trainer(
     if truncated:
         log.warning("up to %d of %d pairs are longer than max_length=%s tokens and are truncated.", truncated, len(rows), cfg["max_length"])
 
-    _, DPO, ORPO = _trainer_classes()
-    cls = DPO if method == "dpo" else ORPO
-    trainer = cls(
+    preference = _resumable(registry.load(spec.trainer))(
         model=net,
         args=args,
         train_dataset=Dataset.from_list(rows),
@@ -629,14 +613,14 @@ def build_preference_trainer(
         peft_config=peft_config,
         callbacks=[_skip_final_checkpoint_callback(), *(callbacks or [])],
     )
-    _check_left(trainer, len(rows), cfg["max_length"])
-    info = {"method": method_used, "preference": method, "pad_token": pad, "truncated": truncated,
+    _check_left(preference, len(rows), cfg["max_length"])
+    info = {"method": method_used, "preference": trainer, "options": options, "pad_token": pad, "truncated": truncated,
             "records": len(rows), "resume": resume, "base": ref.base if continue_adapter else model, "state": state}
-    return trainer, info
+    return preference, info
 
 
 def train_preference(
-    method: str,
+    trainer: str,
     model: str,
     pairs: list[dict],
     output_dir: str,
@@ -646,12 +630,13 @@ def train_preference(
     threads: int = 1,
     callbacks: list | None = None,
 ) -> dict:
-    """DPO or ORPO from M_plus (``model``: full model folder or LoRA adapter folder) on ``pairs``."""
+    """A preference trainer (dpo, orpo, cpo: w2s.registry) from M_plus (``model``: full model folder
+    or LoRA adapter folder) on ``pairs``."""
     _set_threads(threads)
     _tune_cpu_malloc()
     t0 = time.perf_counter()
-    trainer, info = build_preference_trainer(method, model, pairs, cfg, work_dir, seed, callbacks)
-    return _run_and_save(trainer, info, output_dir, work_dir, t0, kind=method)
+    preference, info = build_preference_trainer(trainer, model, pairs, cfg, work_dir, seed, callbacks)
+    return _run_and_save(preference, info, output_dir, work_dir, t0, kind=trainer)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -99,6 +99,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 
+from .. import registry
 from ..io import InputError, read_jsonl, write_jsonl
 from ..prompts import ANSWER_KEYS
 from . import compare, sandbox
@@ -113,8 +114,8 @@ __all__ = [
 
 log = logging.getLogger("w2s.grading")
 
-TASKS = ("gsm8k", "math", "olympicarena")
-MODES = ("equivalence", "exact")
+TASKS = tuple(registry.TASKS)
+MODES = registry.GRADING_MODES
 GRADER_VERSION = "1"
 
 

@@ -23,6 +23,7 @@ from transformers import (  # noqa: E402
     TrainerCallback,
 )
 
+from w2s.config import ConfigError, schema_default  # noqa: E402
 from w2s.io import InputError  # noqa: E402
 from w2s.training import (  # noqa: E402
     build_preference_trainer,
@@ -143,13 +144,19 @@ class CrashAfterSave(TrainerCallback):
 
 
 def test_resolve_cfg_defaults_and_errors():
+    """Missing keys take config/schema.yaml's defaults; bad values fail naming the key."""
     cfg = resolve_cfg({"method": "full", "lora": {"r": 8}})
-    assert cfg["learning_rate"] == 1e-5 and cfg["max_length"] == 2048 and cfg["lora"]["alpha"] == 32
-    assert cfg["lora"]["r"] == 8 and len(cfg["lora"]["target_modules"]) == 7
-    assert resolve_cfg({})["learning_rate"] == 1e-4  # LoRA default
-    for bad in ({"method": "qlora"}, {"dtype": "fp16"}, {"batch_size": 0}, {"max_steps": 0}, {"warmup_ratio": 1.5}):
-        with pytest.raises(InputError):
+    for key in ("learning_rate", "max_length", "warmup_ratio", "save_steps", "epochs"):
+        assert cfg[key] == schema_default(f"models.*.sft.{key}"), key
+    assert cfg["lora"]["r"] == 8 and cfg["lora"]["alpha"] == schema_default("models.*.sft.lora.alpha")
+    assert len(cfg["lora"]["target_modules"]) == 7
+    assert resolve_cfg({}, "orpo")["beta"] == schema_default("experiments.*.stage2.methods.*.beta")
+    for bad, key in (({"method": "qlora"}, "method"), ({"dtype": "fp16"}, "dtype"), ({"batch_size": 0}, "batch_size"),
+                     ({"max_steps": 0}, "max_steps"), ({"warmup_ratio": 1.5}, "warmup_ratio"), ({"lr": 1}, "lr")):
+        with pytest.raises(ConfigError, match=key):
             resolve_cfg(bad)
+    with pytest.raises(ConfigError, match="not an option of trainer 'orpo'"):
+        resolve_cfg({"loss_type": "ipo"}, "orpo")
 
 
 def test_empty_and_malformed_inputs_fail_clearly(world, tmp_path, m_plus):
@@ -238,10 +245,13 @@ def test_max_length_truncates_and_reports(world, tmp_path):
     trainer, info = build_sft_trainer(world["base"], records, {**FAST, "max_length": 48}, str(tmp_path / "w"))
     assert info["truncated"] == 1
     assert max(len(x) for x in trainer.train_dataset["input_ids"]) == 48
-    with pytest.raises(InputError, match="max_length=4"):  # every prompt alone is longer
-        build_sft_trainer(world["base"], records, {**FAST, "max_length": 4}, str(tmp_path / "w2"))
-    with pytest.raises(InputError, match="max_length=4"):
-        build_preference_trainer("dpo", world["base"], make_pairs(4), {**FAST, "max_length": 4}, str(tmp_path / "w3"))
+    # Every prompt alone is longer than the schema's smallest max_length (16).
+    long = [{**r, "prompt": r["prompt"] * 4} for r in records]
+    with pytest.raises(InputError, match="max_length=16"):
+        build_sft_trainer(world["base"], long, {**FAST, "max_length": 16}, str(tmp_path / "w2"))
+    pairs = [{**p, "prompt": p["prompt"] * 4} for p in make_pairs(4)]
+    with pytest.raises(InputError, match="max_length=16"):
+        build_preference_trainer("dpo", world["base"], pairs, {**FAST, "max_length": 16}, str(tmp_path / "w3"))
 
 
 def test_full_sft_learns_to_stop(world, tmp_path):

@@ -9,81 +9,24 @@ so a bad overlay fails before any job starts, not hours later inside a GPU job.
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
-import jsonschema
-import yaml
-
 from . import registry
 from .models import check_local_model
+from .schema import (  # noqa: F401 - the config API: w2s.config.schema_default, validated, ...
+    SCHEMA_PATH,
+    ConfigError,
+    check_value,
+    keys_of,
+    load_schema,
+    problems_of,
+    schema_default,
+    validated,
+    validator_with_defaults,
+)
 
 RESERVED_NAMES = {"ceiling", "data", "tables", "figures", "toy_world", "logs", "benchmarks"}
-DEFAULT_MAX_PAIRS = {"gsm8k": 1, "math": 3, "olympicarena": 3}
-
-
-class ConfigError(ValueError):
-    """The config is invalid; the message names the key and what to do."""
-
-
-def _resolve(schema_root: dict, sub: dict) -> dict:
-    while "$ref" in sub and "default" not in sub:
-        ref = sub["$ref"]
-        if not ref.startswith("#/"):
-            break
-        node = schema_root
-        for part in ref[2:].split("/"):
-            node = node[part]
-        sub = node
-    return sub
-
-
-def _validator_with_defaults(schema: dict):
-    """A Draft 2020-12 validator that fills ``default`` values while it validates."""
-    base = jsonschema.Draft202012Validator
-    validate_properties = base.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, sub):
-        if isinstance(instance, dict):
-            for prop, prop_schema in properties.items():
-                target = _resolve(schema, prop_schema)
-                if prop not in instance and "default" in target:
-                    instance[prop] = copy.deepcopy(target["default"])
-        yield from validate_properties(validator, properties, instance, sub)
-
-    return jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
-
-
-def _path(error: jsonschema.ValidationError) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
-
-
-def _fill_vocabularies(node):
-    """Give every ``x-vocabulary: <name>`` node the registry's names as its enum."""
-    if isinstance(node, dict):
-        if "x-vocabulary" in node:
-            node["enum"] = registry.vocabulary(node["x-vocabulary"])
-        for value in node.values():
-            _fill_vocabularies(value)
-    elif isinstance(node, list):
-        for value in node:
-            _fill_vocabularies(value)
-    return node
-
-
-def load_schema(path: str | Path) -> dict:
-    """config/schema.yaml with the registry's vocabularies filled in."""
-    return _fill_vocabularies(yaml.safe_load(Path(path).read_text()))
-
-
-def _keys_of(schema_root: dict, sub: dict) -> set[str]:
-    """Every property a (sub)schema allows, through $ref and allOf."""
-    sub = _resolve(schema_root, sub) if "$ref" in sub else sub
-    keys = set(sub.get("properties") or {})
-    for part in sub.get("allOf") or []:
-        keys |= _keys_of(schema_root, part)
-    return keys
 
 
 def _drop_removed_methods(config: dict) -> None:
@@ -95,30 +38,16 @@ def _drop_removed_methods(config: dict) -> None:
                 del methods[name]
 
 
-def validate_config(config: dict, schema_path: str | Path, check_paths: bool = True) -> dict:
+def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH, check_paths: bool = True) -> dict:
     """Fill defaults into ``config`` in place, validate it, and check cross-references.
 
     Raises ConfigError with every problem found, one per line.
     """
     schema = load_schema(schema_path)
     _drop_removed_methods(config)
-    validator = _validator_with_defaults(schema)
-    # Defaults are filled during validation; a second pass validates the filled-in values.
-    list(validator.iter_errors(config))
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = []
-    for e in errors:
-        msg = e.message
-        if e.validator in ("additionalProperties", "unevaluatedProperties"):
-            allowed = sorted(_keys_of(schema, e.schema))
-            msg += f" (allowed keys: {', '.join(allowed)})" if allowed else ""
-            if not e.absolute_path and "seed" in e.instance:
-                msg += "; the seed is a list now: seeds: [0] (one run of the method per seed)"
-        elif e.validator == "oneOf" and _path(e).endswith("source"):
-            msg = "must be 'toy' or a mapping with train_2, test (and train_1) sources, each {path: ...}"
-        problems.append(f"config error at {_path(e)}: {msg}")
+    problems = problems_of(schema, validator_with_defaults(schema), config)
     if not problems:
-        problems = _cross_check(config, check_paths, _keys_of(schema, schema["$defs"]["training_keys"]))
+        problems = _cross_check(config, check_paths, keys_of(schema, schema["$defs"]["training_keys"]))
     if problems:
         raise ConfigError("\n".join(problems) + "\nFix the config (config/config.yaml or your --configfile overlay); "
                           "config/schema.yaml documents every key.")
@@ -157,13 +86,14 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
             problems.append(f"config error at {where}.weak: the strong model '{exp['strong']}' is also listed as weak.")
         dataset = datasets[exp["dataset"]]
         if dataset["source"] != "toy" and "train_1" not in dataset["source"]:
-            needs = [w for w in exp["weak"] if w in models and models[w].get("finetune", True)]
+            needs = [w for w in exp["weak"] if w in models and models[w]["finetune"]]
             if needs:
                 problems.append(f"config error at datasets.{exp['dataset']}.source.train_1: weak model(s) "
                                 f"{', '.join(needs)} are fine-tuned on train_1, but the dataset has none "
                                 "(set finetune: false to use them as is).")
         stage2 = exp["stage2"]
-        stage2.setdefault("max_pairs", DEFAULT_MAX_PAIRS[dataset["task"]])
+        # The one default that depends on another key: the paper's pairs per question of the task.
+        stage2.setdefault("max_pairs", registry.TASKS[dataset["task"]].max_pairs)
         if stage2["flip_threshold"] < stage2["tau"]:
             problems.append(f"config error at {where}.stage2.flip_threshold: {stage2['flip_threshold']} is below "
                             f"tau ({stage2['tau']}); the flip rule only applies above tau.")
@@ -172,27 +102,35 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
 
 
 def _check_stage2_methods(methods: dict, where: str, training_keys: set[str]) -> list[str]:
-    """Each method's options belong to its trainer and take values the registry allows."""
     problems = []
     for name, entry in methods.items():
         if registry.reserved_method_key(name):
             problems.append(f"config error at {where}.{name}: '{name}' is the name of a baseline or stage I model; "
                             "rename the method.")
-        spec = registry.PREFERENCE_TRAINERS[entry["trainer"]]
-        for key, value in entry.items():
-            if key in training_keys or key in ("trainer", "label"):
-                continue
-            if key not in spec.options:
-                takers = [t for t, s in registry.PREFERENCE_TRAINERS.items() if key in s.options]
-                problems.append(f"config error at {where}.{name}.{key}: not an option of trainer '{entry['trainer']}' "
-                                f"(its options: {', '.join(spec.options)}; '{key}' is taken by {', '.join(takers)}).")
-                continue
-            allowed = spec.options[key]
-            values = value if isinstance(value, list) else [value]
-            bad = [v for v in values if allowed is not None and v not in allowed]
-            if bad:
-                problems.append(f"config error at {where}.{name}.{key}: {', '.join(map(repr, bad))} not allowed for "
-                                f"trainer '{entry['trainer']}' (allowed: {', '.join(allowed)}).")
+        problems += stage2_method_problems(entry["trainer"], entry, f"{where}.{name}", training_keys)
+    return problems
+
+
+def stage2_method_problems(trainer: str, entry: dict, where: str, training_keys: set[str] | None = None) -> list[str]:
+    """A stage II method's options belong to its trainer and take values the registry allows."""
+    if training_keys is None:
+        root = load_schema()
+        training_keys = keys_of(root, root["$defs"]["training_keys"])
+    spec = registry.PREFERENCE_TRAINERS[trainer]
+    problems = []
+    for key, value in entry.items():
+        if key in training_keys or key in ("trainer", "label"):
+            continue
+        if key not in spec.options:
+            takers = [t for t, s in registry.PREFERENCE_TRAINERS.items() if key in s.options]
+            problems.append(f"config error at {where}.{key}: not an option of trainer '{trainer}' "
+                            f"(its options: {', '.join(spec.options)}; '{key}' is taken by {', '.join(takers)}).")
+            continue
+        allowed = spec.options[key]
+        bad = [v for v in (value if isinstance(value, list) else [value]) if allowed is not None and v not in allowed]
+        if bad:
+            problems.append(f"config error at {where}.{key}: {', '.join(map(repr, bad))} not allowed for "
+                            f"trainer '{trainer}' (allowed: {', '.join(allowed)}).")
     return problems
 
 

@@ -14,7 +14,7 @@ VARIANTS = ("weak", "icl", "hybrid")
 
 
 def consistency_filter(
-    questions: list[dict], weak: list[dict], icl: list[dict], task: str, mode: str = "equivalence"
+    questions: list[dict], weak: list[dict], icl: list[dict], task: str, mode: str = grading.DEFAULT_MODE
 ) -> tuple[dict[str, list[dict]], dict]:
     """Return the three SFT sets (prompt/completion records) and a summary.
 

@@ -19,7 +19,8 @@ import hashlib
 import random
 from collections import Counter
 
-from . import grading
+from . import grading, registry
+from .config import schema_default
 from .prompts import completion, zero_shot_prompt
 
 
@@ -51,13 +52,18 @@ def mine_pairs(
     weak: list[dict],
     samples: list[dict],
     task: str,
-    tau: float = 0.6,
-    flip_threshold: float = 0.8,
-    max_pairs: int = 1,
-    mode: str = "equivalence",
+    tau: float = schema_default("experiments.*.stage2.tau"),
+    flip_threshold: float = schema_default("experiments.*.stage2.flip_threshold"),
+    max_pairs: int | None = None,
+    mode: str = grading.DEFAULT_MODE,
     seed: int = 0,
 ) -> tuple[list[dict], list[dict], dict]:
-    """Return (pairs, votes, summary). Pairs are prompt/chosen/rejected records for TRL."""
+    """Return (pairs, votes, summary). Pairs are prompt/chosen/rejected records for TRL.
+
+    Defaults are config/schema.yaml's; ``max_pairs`` None: the task's (w2s.registry.TASKS).
+    """
+    if max_pairs is None:
+        max_pairs = registry.TASKS[task].max_pairs
     weak_by_id = {r["id"]: r["response"] for r in weak}
     samples_by_id = {r["id"]: r["responses"] for r in samples}
     pairs: list[dict] = []

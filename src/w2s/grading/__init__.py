@@ -100,6 +100,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 
 from .. import registry
+from ..config import schema_default
 from ..io import InputError, read_jsonl, write_jsonl
 from ..prompts import ANSWER_KEYS
 from . import compare, sandbox
@@ -116,6 +117,7 @@ log = logging.getLogger("w2s.grading")
 
 TASKS = tuple(registry.TASKS)
 MODES = registry.GRADING_MODES
+DEFAULT_MODE = schema_default("grading.mode")  # config/schema.yaml
 GRADER_VERSION = "1"
 
 
@@ -126,7 +128,7 @@ def _math_verify_version() -> str:
         return "missing"
 
 
-def grader_id(mode: str = "equivalence") -> str:
+def grader_id(mode: str = DEFAULT_MODE) -> str:
     """A short string naming this grader's version and comparison mode, for metrics files."""
     _check_mode(mode)
     return f"w2s-grading-v{GRADER_VERSION}+math-verify-{_math_verify_version()}/{mode}"
@@ -211,7 +213,7 @@ def is_equivalent(gold, pred: str, task: str, answer_type: str | None = None, ti
     return _equivalent(g, _pred_answer(pred, task), task, answer_type, Checker(timeout).start())
 
 
-def answers_match(a: str, b: str, task: str, mode: str = "equivalence", timeout: float = 5.0) -> bool:
+def answers_match(a: str, b: str, task: str, mode: str = DEFAULT_MODE, timeout: float = 5.0) -> bool:
     """Symmetric comparison of two extracted model answers (consistency filter); "" never matches."""
     _check_task(task)
     _check_mode(mode)
@@ -223,7 +225,7 @@ def answers_match(a: str, b: str, task: str, mode: str = "equivalence", timeout:
     return compare.match(x, y, task, Checker(timeout).start())
 
 
-def group_answers(answers: Sequence[str], task: str, mode: str = "equivalence", timeout: float = 5.0) -> list[int]:
+def group_answers(answers: Sequence[str], task: str, mode: str = DEFAULT_MODE, timeout: float = 5.0) -> list[int]:
     """Group label per answer for majority voting: matching answers share a label, labels are
     0, 1, 2 ... in order of first appearance, an empty answer gets -1. Each answer joins the first
     earlier group whose first member it matches (deterministic, order-dependent only)."""

@@ -310,8 +310,11 @@ def get_dataset_source(*splits):
     return get
 
 
-def get_dataset_task(wc):
-    return dataset_cfg(data_of(wc)[0])["task"]
+def get_dataset_rule(wc):
+    """How the dataset's raw rows become normalised rows: its task, format and field mapping."""
+    dataset = dataset_cfg(data_of(wc)[0])
+    keys = ("task", "format", "fields", "answer_from")
+    return canonical({k: dataset[k] for k in keys if k in dataset})
 
 
 def sampling_settings(wc, testset=None, **stage2):

@@ -67,7 +67,7 @@ rule prepare_dataset:
         "../envs/analysis.yaml"
     params:
         dataset=lambda wc: data_of(wc)[0],
-        task=get_dataset_task,
+        rule=get_dataset_rule,
         source=get_dataset_source("train_2", "test"),
     script:
         "../scripts/prepare_dataset.py"
@@ -83,7 +83,8 @@ rule prepare_train_1:
     conda:
         "../envs/analysis.yaml"
     params:
-        task=get_dataset_task,
+        dataset=lambda wc: data_of(wc)[0],
+        rule=get_dataset_rule,
         source=get_dataset_source("train_1"),
     script:
         "../scripts/prepare_dataset.py"

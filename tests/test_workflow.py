@@ -193,6 +193,31 @@ def test_malformed_dataset_file_names_file_and_line(workflow_copy, case):
     assert not (workflow_copy / "results/data/bad/train_2.jsonl").exists()
 
 
+def test_data_rules_normalise_a_labs_own_jsonl(workflow_copy):
+    """A dataset in no known layout, with its own field names, runs from a config entry only."""
+    raw = workflow_copy / "lab"
+    raw.mkdir()
+    splits = {"train_1": range(0, 6), "train_2": range(6, 10), "test": range(10, 13)}
+    for split, ids in splits.items():
+        (raw / f"{split}.jsonl").write_text("".join(
+            json.dumps({"uid": f"q{i}", "problem": f"What is {i} plus {i}?", "final": 2 * i,
+                        "work": f"{i} + {i} = {2 * i}."}) + "\n" for i in ids))
+    source = "".join(f"      {s}: {{path: {raw / s}.jsonl}}\n" for s in splits)
+    overlay = write_overlay(workflow_copy, "lab.yaml", (
+        "datasets:\n  lab:\n    task: gsm8k\n    format: jsonl\n"
+        "    fields: {id: uid, question: problem, answer: final, solution: work}\n"
+        "    answer_from: field\n    source:\n" + source))
+    res = run_snakemake(workflow_copy, "results/data/lab/train_2.jsonl", "results/data/lab/train_1.jsonl", "--cores",
+                        "1", "--configfile", "config/config.yaml", overlay, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = workflow_copy / "results/data/lab"
+    read = lambda name: [json.loads(line) for line in (out / name).open()]  # noqa: E731
+    assert read("train_2.jsonl") == [{"id": f"q{i}", "question": f"What is {i} plus {i}?"} for i in range(6, 10)]
+    assert read("train_2.gold.jsonl")[0] == {"id": "q6", "answer": "12", "solution": "6 + 6 = 12.\n#### 12"}
+    assert [r["id"] for r in read("train_1.jsonl")] == [f"q{i}" for i in range(6)]
+    assert [r["answer"] for r in read("test.jsonl")] == ["20", "22", "24"]
+
+
 # ----------------------------------------------------------------------------- the whole DAG
 @pytest.mark.slow
 def test_default_run_writes_tables_and_figure(e2e_run):

@@ -10,6 +10,7 @@ so a bad overlay fails before any job starts, not hours later inside a GPU job.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from . import registry
@@ -60,6 +61,8 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
     for name in [*datasets, *models, *config["experiments"]]:
         if name in RESERVED_NAMES:
             problems.append(f"config error at {name}: '{name}' is a reserved name (used for folders); rename it.")
+    for name, dataset in datasets.items():
+        problems += _check_dataset(dataset, f"datasets.{name}")
     for name, model in models.items():
         if model["path"] == "toy" and "toy" not in model:
             problems.append(f"config error at models.{name}.toy: a model with path 'toy' needs its toy architecture.")
@@ -99,6 +102,37 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
                             f"tau ({stage2['tau']}); the flip rule only applies above tau.")
         problems += _check_stage2_methods(stage2["methods"], f"{where}.stage2.methods", training_keys)
     return problems
+
+
+def _check_dataset(dataset: dict, where: str) -> list[str]:
+    """A dataset's format takes the field mapping and answer rule it needs, and only then."""
+    # A default that depends on another key: the task's own raw format.
+    fmt = dataset.setdefault("format", registry.TASKS[dataset["task"]].format)
+    mapped = registry.FORMATS[fmt].mapped
+    problems = []
+    for key in ("fields", "answer_from"):
+        if mapped and key not in dataset:
+            problems.append(f"config error at {where}.{key}: format '{fmt}' needs it ({_MAPPED_HELP}).")
+        elif not mapped and key in dataset:
+            problems.append(f"config error at {where}.{key}: only format jsonl takes a field mapping; "
+                            f"this dataset's format is '{fmt}' (set format: jsonl, or remove the key).")
+    if problems or not mapped:
+        return problems
+    rule, fields = dataset["answer_from"], dataset["fields"]
+    needs = "answer" if rule == "field" else "solution"
+    if needs not in fields:
+        problems.append(f"config error at {where}.fields.{needs}: answer_from {rule!r} reads the {needs} field; "
+                        f"name the raw field that holds it.")
+    if isinstance(rule, dict) and "regex" in rule:
+        try:
+            re.compile(rule["regex"])
+        except re.error as e:
+            problems.append(f"config error at {where}.answer_from.regex: not a valid regular expression ({e}).")
+    return problems
+
+
+_MAPPED_HELP = ("fields: {question: <raw field>, answer: ..., solution: ..., id: ...}; "
+                "answer_from: field | boxed | {after: <marker>} | {regex: <pattern>}")
 
 
 def _check_stage2_methods(methods: dict, where: str, training_keys: set[str]) -> list[str]:

@@ -43,6 +43,8 @@ def gold_target(solution: str, answer: str, task: str) -> str:
     """The gold SFT target: the solution ending with the task's answer key and the answer."""
     key = ANSWER_KEYS[task]
     solution = solution.strip()
+    if not solution:  # a dataset with final answers only (format jsonl without a solution field)
+        return f"{key} {answer}"
     if task == "gsm8k":
         # GSM8K solutions already end with "#### N"; the normaliser strips <<calc>> notes.
         return solution if key in solution else f"{solution}\n{key} {answer}"

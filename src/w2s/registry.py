@@ -28,17 +28,43 @@ def load(ref: str):
 # ---------------------------------------------------------------- tasks and dataset formats
 @dataclass(frozen=True)
 class Task:
-    """What a task decides: the phrase before the final answer, and stage II pairs per question."""
+    """What a task decides: the prompt's answer key and the grader (by the task's name), the stage II
+    pairs per question, and the raw format its own source comes in (a dataset's default format)."""
 
     answer_key: str
     max_pairs: int  # METHOD.md: 1 pair per question for GSM8K, 3 for MATH and OlympicArena
+    format: str
     description: str
 
 
 TASKS: Mapping[str, Task] = {
-    "gsm8k": Task("####", 1, "grade-school word problems; numeric answers after '####'"),
-    "math": Task("The answer is:", 3, "competition math; LaTeX answers after 'The answer is:'"),
-    "olympicarena": Task("The answer is:", 3, "olympiad problems; typed answers (NV, EX, MC, ...)"),
+    "gsm8k": Task("####", 1, "gsm8k", "grade-school word problems; numeric answers after '####'"),
+    "math": Task("The answer is:", 3, "math", "competition math; LaTeX answers after 'The answer is:'"),
+    "olympicarena": Task("The answer is:", 3, "olympicarena", "olympiad problems; typed answers (NV, EX, MC, ...)"),
+}
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """How raw rows of a source become normalised rows (id, question, answer, solution).
+
+    ``normaliser``: ``"module:function"`` called as ``function(raw, index, where)``, or with
+    ``mapped`` as ``function(raw, index, where, rule)`` where ``rule`` is the dataset's config
+    (its ``fields`` and ``answer_from``).
+    """
+
+    normaliser: str
+    mapped: bool
+    description: str
+
+
+FORMATS: Mapping[str, DatasetFormat] = {
+    "gsm8k": DatasetFormat("w2s.data:normalise_gsm8k", False, "GSM8K rows: question, answer (the solution, '#### N')"),
+    "math": DatasetFormat("w2s.data:normalise_math", False, "MATH rows: problem, solution with \\boxed{}, answer"),
+    "olympicarena": DatasetFormat("w2s.data:normalise_olympicarena", False, "OlympicArena rows (GAIR/OlympicArena)"),
+    "jsonl": DatasetFormat("w2s.data:normalise_mapped", True,
+                           "any rows: `fields` names the id/question/answer/solution fields, `answer_from` "
+                           "says where the final answer is"),
 }
 
 
@@ -126,7 +152,8 @@ def method_label(entry: Mapping) -> str:
 # ---------------------------------------------------------------- vocabularies of the schema
 def vocabulary(name: str) -> list[str]:
     """The allowed values of a schema key marked ``x-vocabulary: <name>`` (w2s.config.load_schema)."""
-    vocabularies = {"task": TASKS, "grading_mode": GRADING_MODES, "preference_trainer": PREFERENCE_TRAINERS}
+    vocabularies = {"task": TASKS, "dataset_format": FORMATS, "grading_mode": GRADING_MODES,
+                    "preference_trainer": PREFERENCE_TRAINERS}
     if name not in vocabularies:
         raise KeyError(f"unknown vocabulary {name!r} (known: {', '.join(vocabularies)})")
     return list(vocabularies[name])

@@ -25,12 +25,11 @@ from transformers import (  # noqa: E402
 
 from w2s.config import ConfigError, schema_default  # noqa: E402
 from w2s.io import InputError  # noqa: E402
+from w2s.loading import ensure_pad_token, load_for_inference  # noqa: E402
 from w2s.training import (  # noqa: E402
     build_preference_trainer,
     build_sft_trainer,
-    ensure_pad_token,
     last_complete_checkpoint,
-    load_for_inference,
     resolve_cfg,
     train_preference,
     train_sft,

@@ -98,8 +98,16 @@ from pathlib import Path
 from typing import Any
 
 from w2s import registry
-from w2s.config import ConfigError, schema_default, stage2_method_problems, validated
+from w2s.config import ConfigError, stage2_method_problems, validated
 from w2s.io import InputError
+from w2s.loading import (  # noqa: F401 - ensure_pad_token and load_for_inference: re-exported for callers
+    ensure_pad_token,
+    load_causal_lm,
+    load_for_inference,
+    load_tokenizer,
+    sync_special_tokens,
+    tokenizer_source,
+)
 from w2s.models import check_local_model, is_adapter, resolve_model
 
 log = logging.getLogger(__name__)
@@ -108,8 +116,6 @@ log = logging.getLogger(__name__)
 SAVE_TOTAL_LIMIT = 1
 CHECKPOINTS = "checkpoints"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-# Special tokens that tokenizers ship for padding without declaring them as ``pad_token``.
-_PAD_LIKE = ("<|finetune_right_pad_id|>", "<pad>", "<|pad|>", "[PAD]", "<|padding|>", "<|reserved_special_token_0|>")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,57 +162,7 @@ def _check_rows(rows: Sequence[dict], fields: Sequence[str], what: str, hint: st
 
 
 # ----------------------------------------------------------------------------------------------
-# Tokenizer and model loading
-
-
-def ensure_pad_token(tokenizer, *, allow_new_token: bool) -> str:
-    """Give ``tokenizer`` a pad token distinct from EOS where it can; return how it was chosen.
-
-    Returns one of "kept", "unk", "special:<token>", "added", "eos" (see the module docstring).
-    "added" means the vocabulary grew: the caller must resize the model's embeddings.
-    """
-    eos = tokenizer.eos_token_id
-    if eos is None:
-        raise InputError(
-            f"tokenizer {tokenizer.name_or_path!r} has no eos_token: the model could not learn to stop. "
-            "Set eos_token in its tokenizer_config.json."
-        )
-    if tokenizer.pad_token_id is not None and tokenizer.pad_token_id != eos:
-        return "kept"
-    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id != eos:
-        tokenizer.pad_token = tokenizer.unk_token
-        return "unk"
-    vocab = tokenizer.get_vocab()
-    for tok in _PAD_LIKE:
-        if tok in vocab and vocab[tok] != eos:
-            tokenizer.pad_token = tok
-            return f"special:{tok}"
-    if allow_new_token:
-        tokenizer.add_special_tokens({"pad_token": "<pad>"})
-        return "added"
-    log.warning(
-        "tokenizer %r has no pad, unk or spare pad-like token and a LoRA adapter cannot carry a new "
-        "embedding row: padding with EOS. The loss still covers each completion's EOS (TRL masks "
-        "padding by attention mask), so the model learns to stop.",
-        tokenizer.name_or_path,
-    )
-    tokenizer.pad_token = tokenizer.eos_token
-    return "eos"
-
-
-def _load_tokenizer(path: str):
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path)
-    # Training pads on the right (TRL's collators expect it); load_for_inference switches to left.
-    tok.padding_side = "right"
-    return tok
-
-
-def _torch_dtype(name: str):
-    import torch
-
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+# Model setup
 
 
 def _weights_dtype(cfg: dict, method: str) -> str:
@@ -214,29 +170,6 @@ def _weights_dtype(cfg: dict, method: str) -> str:
     if cfg["dtype"] == "float16" and method == "full":
         return "float32"
     return cfg["dtype"]
-
-
-def _load_causal_lm(path: str, dtype: str):
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(path, dtype=_torch_dtype(dtype))
-
-
-def _sync_special_tokens(model, tokenizer) -> None:
-    """Make the model's config and generation config agree with the tokenizer on pad and EOS."""
-    cfgs = [model.config]
-    if getattr(model, "generation_config", None) is not None:
-        cfgs.append(model.generation_config)
-    for c in cfgs:
-        c.pad_token_id = tokenizer.pad_token_id
-    gen = getattr(model, "generation_config", None)
-    if gen is not None:
-        eos = gen.eos_token_id
-        eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
-        if tokenizer.eos_token_id not in eos:
-            gen.eos_token_id = [tokenizer.eos_token_id, *eos] if eos else tokenizer.eos_token_id
-    if getattr(model.config, "eos_token_id", None) is None:
-        model.config.eos_token_id = tokenizer.eos_token_id
 
 
 def _lora_config(cfg: dict):
@@ -465,12 +398,12 @@ def build_sft_trainer(model: str, records: list[dict], cfg: dict, work_dir: str,
     resume = last_complete_checkpoint(work / CHECKPOINTS)
 
     set_seed(seed)
-    tokenizer = _load_tokenizer(model)
+    tokenizer = load_tokenizer(model, padding_side="right")
     pad = ensure_pad_token(tokenizer, allow_new_token=cfg["method"] == "full")
-    net = _load_causal_lm(model, _weights_dtype(cfg, cfg["method"]))
+    net = load_causal_lm(model, _weights_dtype(cfg, cfg["method"]))
     if pad == "added":
         net.resize_token_embeddings(len(tokenizer))
-    _sync_special_tokens(net, tokenizer)
+    sync_special_tokens(net, tokenizer)
 
     truncated = _count_truncated(tokenizer, [r["prompt"] + r["completion"] for r in rows], cfg["max_length"])
     if truncated:
@@ -551,12 +484,12 @@ def build_preference_trainer(
     resume = last_complete_checkpoint(work / CHECKPOINTS)
 
     set_seed(seed)
-    tokenizer = _load_tokenizer(ref.tokenizer_path)
+    tokenizer = load_tokenizer(tokenizer_source(model), padding_side="right")
     # No new pad token here: TRL would load DPO's full-model reference from disk with the old
     # vocabulary. The preference collators mask padding by position, so EOS as pad is harmless, and
     # an M_plus written by train_sft already carries its pad token.
     pad = ensure_pad_token(tokenizer, allow_new_token=False)
-    net = _load_causal_lm(ref.base, _weights_dtype(cfg, method_used))
+    net = load_causal_lm(ref.base, _weights_dtype(cfg, method_used))
     peft_config = None
     if continue_adapter:
         from peft import PeftModel
@@ -565,7 +498,7 @@ def build_preference_trainer(
         net = PeftModel.from_pretrained(net, ref.adapter, is_trainable=True)
     elif cfg["method"] == "lora":
         peft_config = _lora_config(cfg)
-    _sync_special_tokens(net, tokenizer)
+    sync_special_tokens(net, tokenizer)
 
     truncated = max(
         _count_truncated(tokenizer, [r["prompt"] + r["chosen"] for r in rows], cfg["max_length"]),
@@ -711,29 +644,6 @@ def _save_final(trainer, output_dir: str, info: dict, state) -> None:
             shutil.rmtree(out)
         os.replace(partial, out)
     state.wait_for_everyone()
-
-
-def load_for_inference(model: str, dtype: str = schema_default("models.*.sft.dtype")):
-    """Load ``model`` (full folder, hub id, or LoRA adapter folder) merged, in eval mode.
-
-    Returns (model, tokenizer); the tokenizer pads on the left for batched generation and has a
-    pad token (chosen as in training when it had none).
-    """
-    if dtype not in ("float32", "bfloat16", "float16"):
-        raise InputError(f"load_for_inference: dtype must be float32, bfloat16 or float16, got {dtype!r}.")
-    check_local_model(model)
-    ref = resolve_model(model)
-    tokenizer = _load_tokenizer(ref.tokenizer_path)
-    ensure_pad_token(tokenizer, allow_new_token=False)
-    tokenizer.padding_side = "left"
-    net = _load_causal_lm(ref.base, dtype)
-    if ref.adapter is not None:
-        from peft import PeftModel
-
-        net = PeftModel.from_pretrained(net, ref.adapter).merge_and_unload()
-    _sync_special_tokens(net, tokenizer)
-    net.eval()
-    return net, tokenizer
 
 
 __all__ = [

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from w2s.config import ConfigError, validate_config
+from w2s.config import ConfigError, merge_overlays, validate_config
 
 SCHEMA = ROOT / "config" / "schema.yaml"
 BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -48,3 +48,9 @@ def test_default_config_is_valid_and_defaults_are_filled():
 def test_errors_name_the_key(mutate, message):
     with pytest.raises(ConfigError, match=message):
         check(mutate)
+
+
+def test_overlays_merge_like_snakemake_configfiles():
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    merged = merge_overlays(base, {"a": {"c": [3]}, "e": 2})
+    assert merged == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2} and base["a"]["c"] == [1, 2]

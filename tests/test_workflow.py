@@ -14,7 +14,7 @@ import yaml
 
 from tests.conftest import ROOT, run_snakemake
 from w2s import registry
-from w2s.config import validate_config
+from w2s.config import merge_overlays, validate_config
 
 SCHEMA = ROOT / "config" / "schema.yaml"
 
@@ -102,19 +102,7 @@ experiments:
 
 def merged_config(*texts: str) -> dict:
     """Config files merged as Snakemake merges --configfile overlays, then validated."""
-
-    def merge(base, overlay):
-        for key, value in overlay.items():
-            if isinstance(value, dict) and isinstance(base.get(key), dict):
-                merge(base[key], value)
-            else:
-                base[key] = value
-        return base
-
-    cfg: dict = {}
-    for text in texts:
-        merge(cfg, yaml.safe_load(text))
-    return validate_config(cfg, SCHEMA)
+    return validate_config(merge_overlays(*map(yaml.safe_load, texts)), SCHEMA)
 
 
 def test_a_preference_method_is_a_config_entry(workflow_copy):

@@ -53,15 +53,6 @@ def _schema_option(parser, option: str, path: str, help: str | None = None, **kw
                         help=f"{help + '; ' if help else ''}{shown}(config key {path})", **kw)
 
 
-def _deep_merge(base: dict, overlay: dict) -> dict:
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def cmd_grade(args) -> int:
     from . import grading
 
@@ -72,11 +63,10 @@ def cmd_grade(args) -> int:
 def cmd_check_config(args) -> int:
     import yaml
 
-    from .config import validate_config
+    from .config import merge_overlays, validate_config
 
-    config: dict = {}
-    for path in args.configs:  # later files override earlier ones, like Snakemake's --configfile
-        _deep_merge(config, yaml.safe_load(Path(path).read_text()) or {})
+    # Later files override earlier ones, like Snakemake's --configfile.
+    config = merge_overlays(*(yaml.safe_load(Path(path).read_text()) or {} for path in args.configs))
     validate_config(config, args.schema, check_paths=not args.no_path_check)
     print(f"config OK: {len(config['experiments'])} experiment(s), {len(config['models'])} model(s)")
     return 0

@@ -9,6 +9,7 @@ so a bad overlay fails before any job starts, not hours later inside a GPU job.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -28,6 +29,24 @@ from .schema import (  # noqa: F401 - the config API: w2s.config.schema_default,
 )
 
 RESERVED_NAMES = {"ceiling", "data", "tables", "figures", "toy_world", "logs", "benchmarks"}
+
+
+def merge_overlays(*configs: dict) -> dict:
+    """Config files merged as Snakemake merges ``--configfile`` overlays: mappings key by key, any
+    other value replaced (a list too). The inputs are left as they are."""
+
+    def merge(base: dict, overlay: dict) -> dict:
+        for key, value in overlay.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = copy.deepcopy(value)
+        return base
+
+    out: dict = {}
+    for config in configs:
+        merge(out, config)
+    return out
 
 
 def _drop_removed_methods(config: dict) -> None:

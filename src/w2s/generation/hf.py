@@ -190,6 +190,11 @@ class TransformersBackend(Backend):
         return pick if order is None else order.gather(-1, pick[:, None]).squeeze(-1)
 
     def run_batch(self, prep: Prepared, batch: list[int], sampling: SamplingConfig, seeds: list[int]) -> list[list[Completion]]:
+        """Decode one planned batch (the module docstring lists what the loop adds to transformers).
+
+        Long on purpose: every decoding step updates the cache, the live rows, their generators and
+        stop state together; split into functions, each step would hand all of them back and forth.
+        """
         torch = self.torch
         dev = self.device
         P = prep.prefix_len

@@ -1,11 +1,14 @@
-# Config accessors, path helpers, wildcard constraints and input functions shared by all rules.
+# Config accessors, path patterns, wildcard constraints, named input functions (get_*) and the
+# resources of model jobs, shared by all rules.
 import os
 import re
 import sys
+from collections import namedtuple
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
+from w2s import registry  # noqa: E402
 from w2s.config import canonical, validate_config  # noqa: E402
 
 # Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds.
@@ -28,30 +31,57 @@ if CPU_ONLY:
 
 RESULTS = "results"
 WORK = f"{RESULTS}/.work"  # resumable state (partial generations, checkpoints): never a declared output
-SCRIPTS = Path(workflow.basedir) / "scripts"
+SEEDS = config["seeds"]
+# One run of the method per experiment and seed; its weak models and the ceiling are folders in it.
+RUN = f"{RESULTS}/{{exp}}/seed{{seed}}"
+RUN_LOGS = f"{RESULTS}/logs/{{exp}}/seed{{seed}}"
+RUN_BENCHMARKS = f"{RESULTS}/benchmarks/{{exp}}/seed{{seed}}"
+RUN_WORK = f"{WORK}/{{exp}}/seed{{seed}}"
+TOY_WORLD = f"{RESULTS}/toy_world/seed{{seed}}"
 
 
 def _names(mapping):
-    return "|".join(sorted(map(re.escape, mapping))) or "NONE"
+    return "|".join(sorted(map(re.escape, map(str, mapping)))) or "NONE"
 
 
 def _all_weak():
     return {w for exp in config["experiments"].values() for w in exp["weak"]}
 
 
+def _is_toy_dataset(name):
+    return config["datasets"][name]["source"] == "toy"
+
+
+def _data_dirs():
+    """What follows results/data/: a dataset's name, and /seed<N> after it for toy sources."""
+    real = [re.escape(d) for d in config["datasets"] if not _is_toy_dataset(d)]
+    toy = [
+        f"{re.escape(d)}/seed({_names(SEEDS)})"
+        for d in config["datasets"]
+        if _is_toy_dataset(d)
+    ]
+    return "|".join(sorted(real + toy)) or "NONE"
+
+
+def _stage2_keys():
+    return {
+        m for exp in config["experiments"].values() for m in exp["stage2"]["methods"]
+    }
+
+
 wildcard_constraints:
     exp=_names(config["experiments"]),
-    dataset=_names(config["datasets"]),
+    seed=_names(SEEDS),
+    data=_data_dirs(),
     weak=_names(_all_weak()),
     owner=_names(_all_weak() | {"ceiling"}),
     iter=r"[1-9][0-9]*",
-    side="weak|icl",
-    variant="weak|icl|hybrid",
-    pref="dpo|orpo",
+    side="|".join(registry.ANSWER_SIDES),
+    pref=_names(_stage2_keys()),
     toymodel=_names([m for m, c in config["models"].items() if c["path"] == "toy"]),
     testset=_names(config["datasets"]),
-    sftset=r"iter[1-9][0-9]*-(weak|icl|hybrid)|full_weak|ceiling",
-    method=r"weak_floor|weak_icl|full_weak|ceiling|dpo|orpo|iter[1-9][0-9]*-(weak|icl|hybrid)",
+    sftset=registry.sft_set_pattern(),
+    method=registry.method_pattern(_stage2_keys()),
 
 
 # ---------------------------------------------------------------- config slices (go into params)
@@ -79,50 +109,39 @@ def slice_of(*keys, **kw):
     return canonical(node)
 
 
-# ---------------------------------------------------------------- models
-def base_model_path(name):
+def run_seed(wc):
+    """The seed of this run: data, models, demonstrations, sampling and training all take it."""
+    return int(wc.seed)
+
+
+# ---------------------------------------------------------------- paths
+def data_dir(dataset, seed):
+    """Normalised splits; per seed only for toy sources (their rows come from the seeded toy world)."""
+    if _is_toy_dataset(dataset):
+        return f"{RESULTS}/data/{dataset}/seed{seed}"
+    return f"{RESULTS}/data/{dataset}"
+
+
+def run_dir(exp, seed, owner):
+    return f"{RESULTS}/{exp}/seed{seed}/{owner}"
+
+
+def base_model_path(name, seed):
     """Where a configured model's weights are: built toy models, hub ids or local folders."""
     path = model_cfg(name)["path"]
-    return f"{RESULTS}/toy_world/models/{name}" if path == "toy" else path
+    if path == "toy":
+        return f"{RESULTS}/toy_world/seed{seed}/models/{name}"
+    return path
 
 
-def base_model_input(name):
-    """The rule that builds a toy model is an input; hub ids and external folders are not."""
-    return [base_model_path(name)] if model_cfg(name)["path"] == "toy" else []
-
-
-def weak_model_path(exp, weak):
+def weak_model_path(exp, seed, weak):
     if model_cfg(weak)["finetune"]:
-        return f"{RESULTS}/{exp}/{weak}/weak_model"
-    return base_model_path(weak)
+        return f"{run_dir(exp, seed, weak)}/weak_model"
+    return base_model_path(weak, seed)
 
 
-def weak_model_input(exp, weak):
-    if model_cfg(weak)["finetune"]:
-        return [weak_model_path(exp, weak)]
-    return base_model_input(weak)
-
-
-def strong_name(wc):
-    return exp_cfg(wc)["strong"]
-
-
-def last_iter(wc):
-    return exp_cfg(wc)["iterations"]
-
-
-def trained_model_path(exp, owner, sftset):
-    return f"{RESULTS}/{exp}/{owner}/models/{sftset}"
-
-
-def method_model(exp, owner, method):
-    """The model a method is evaluated with, and the model's config name (for engine settings)."""
-    strong = config["experiments"][exp]["strong"]
-    if method == "weak_floor":
-        return weak_model_path(exp, owner), owner
-    if method == "weak_icl":
-        return base_model_path(strong), strong
-    return trained_model_path(exp, owner, method), strong
+def trained_model_path(exp, seed, owner, sftset):
+    return f"{run_dir(exp, seed, owner)}/models/{sftset}"
 
 
 def model_input_for(path):
@@ -130,93 +149,236 @@ def model_input_for(path):
     return [path] if path.startswith(f"{RESULTS}/") else []
 
 
-# ---------------------------------------------------------------- resources
-def job_resources(role, model_of):
-    """SLURM resources of a job that runs a model (role: generate | train).
+def strong_name(wc):
+    return exp_cfg(wc)["strong"]
 
-    ``model_of(wc)`` names the configured model whose resources apply; memory and runtime grow
-    with each retry (attempt), so a job killed for time or memory gets more on its next try.
+
+def m_plus_path(wc):
+    return trained_model_path(
+        wc.exp, wc.seed, wc.weak, registry.m_plus_key(exp_cfg(wc)["iterations"])
+    )
+
+
+def answering_model(wc):
+    """(path, config name) of the model answering train_2: at iteration 1 the weak model (weak
+    side) and the base strong model with demonstrations (ICL side); at iteration i > 1 iteration
+    i-1's weak-ft / icl-ft models, zero-shot."""
+    i = int(wc.iter)
+    if i > 1:
+        path = trained_model_path(wc.exp, wc.seed, wc.weak, f"iter{i - 1}-{wc.side}")
+        return path, strong_name(wc)
+    if wc.side == "weak":
+        return weak_model_path(wc.exp, wc.seed, wc.weak), wc.weak
+    return base_model_path(strong_name(wc), wc.seed), strong_name(wc)
+
+
+def answering_model_name(wc):
+    return answering_model(wc)[1]
+
+
+def eval_model(wc):
+    """(path, config name) of the model a method is evaluated with."""
+    strong = strong_name(wc)
+    if wc.method == "weak_floor":
+        return weak_model_path(wc.exp, wc.seed, wc.owner), wc.owner
+    if wc.method == "weak_icl":
+        return base_model_path(strong, wc.seed), strong
+    return trained_model_path(wc.exp, wc.seed, wc.owner, wc.method), strong
+
+
+def eval_model_name(wc):
+    return eval_model(wc)[1]
+
+
+# ---------------------------------------------------------------- model jobs
+ModelJob = namedtuple("ModelJob", "threads resources gpus")
+
+
+def model_job(role, model_of):
+    """threads, resources and gpus of a job that runs the model ``model_of(wc)`` names.
+
+    ``role``: generate | train, the block of ``models.<name>.resources`` that applies. Memory and
+    runtime grow with each retry (attempt), so a job killed for time or memory gets more next time.
     """
 
-    def res(key):
-        def get(wc, attempt):
-            value = model_cfg(model_of(wc))["resources"][role][key]
-            return value * attempt if key in ("mem_mb", "runtime") else value
+    def spec(wc):
+        return model_cfg(model_of(wc))["resources"][role]
 
-        return get
+    def scaled(key):
+        return lambda wc, attempt: spec(wc)[key] * attempt
 
-    return dict(gpu=res("gpus"), mem_mb=res("mem_mb"), runtime=res("runtime"))
+    def gpus(wc):
+        return spec(wc)["gpus"]
 
-
-def job_threads(role, model_of):
-    return lambda wc: model_cfg(model_of(wc))["resources"][role]["threads"]
-
-
-def job_gpus(role, model_of):
-    return lambda wc: model_cfg(model_of(wc))["resources"][role]["gpus"]
+    return ModelJob(
+        threads=lambda wc: spec(wc)["threads"],
+        resources=dict(gpu=gpus, mem_mb=scaled("mem_mb"), runtime=scaled("runtime")),
+        gpus=gpus,
+    )
 
 
-def the_strong(wc):
-    return config["experiments"][wc.exp]["strong"]
-
-
-def the_weak(wc):
-    return wc.weak
+TOY_TRAIN_JOB = model_job("train", lambda wc: wc.toymodel)
+WEAK_TRAIN_JOB = model_job("train", lambda wc: wc.weak)
+STRONG_TRAIN_JOB = model_job("train", strong_name)
+STRONG_GENERATE_JOB = model_job("generate", strong_name)
+ANSWER_JOB = model_job("generate", answering_model_name)
+EVAL_JOB = model_job("generate", eval_model_name)
 
 
 # ---------------------------------------------------------------- input functions
-def dataset_source_input(wc):
-    """The toy dataset is made by a rule; a real source is read (and downloaded) by the job."""
-    if dataset_cfg(wc.dataset)["source"] == "toy":
-        return rules.build_toy_data.output
+TOY_SPLITS = ("train_1", "train_2", "test")
+
+
+def toy_data_files(seed):
+    return [f"{RESULTS}/toy_world/seed{seed}/data/{s}.jsonl" for s in TOY_SPLITS]
+
+
+def data_of(wc):
+    """(dataset, seed) of a ``results/data/{data}`` folder; seed None for sources without one."""
+    dataset, *seed = wc.data.split("/")
+    return dataset, (seed[0].removeprefix("seed") if seed else None)
+
+
+def get_toy_data(wc):
+    """A toy dataset is made by a rule; a real source is read (and downloaded) by the job."""
+    dataset, seed = data_of(wc)
+    return toy_data_files(seed) if _is_toy_dataset(dataset) else []
+
+
+def get_split(split):
+    """An input function: the normalised ``split`` of the experiment's dataset for this seed."""
+
+    def get(wc):
+        return f"{data_dir(exp_cfg(wc)['dataset'], wc.seed)}/{split}.jsonl"
+
+    return get
+
+
+get_train_1 = get_split("train_1")
+get_train_2 = get_split("train_2")
+get_train_2_gold = get_split("train_2.gold")
+
+
+def get_test(wc):
+    return f"{data_dir(wc.testset, wc.seed)}/test.jsonl"
+
+
+def get_weak_base_model(wc):
+    return model_input_for(base_model_path(wc.weak, wc.seed))
+
+
+def get_strong_base_model(wc):
+    return model_input_for(base_model_path(strong_name(wc), wc.seed))
+
+
+def get_answering_model(wc):
+    return model_input_for(answering_model(wc)[0])
+
+
+def get_eval_model(wc):
+    return model_input_for(eval_model(wc)[0])
+
+
+def get_m_plus(wc):
+    return m_plus_path(wc)
+
+
+def get_answer_demonstrations(wc):
+    """Only the ICL side of iteration 1 prompts with the demonstrations."""
+    if wc.side == "icl" and int(wc.iter) == 1:
+        return [f"{run_dir(wc.exp, wc.seed, wc.weak)}/stage1/demonstrations.jsonl"]
     return []
 
 
-def dataset_source(*splits):
+def get_eval_demonstrations(wc):
+    if wc.method == "weak_icl":
+        return [f"{run_dir(wc.exp, wc.seed, wc.owner)}/stage1/demonstrations.jsonl"]
+    return []
+
+
+# ---------------------------------------------------------------- params functions
+def get_dataset_source(*splits):
     """Only the splits a job reads go into its params: a new test source leaves train_1 alone."""
 
     def get(wc):
-        source = dataset_cfg(wc.dataset)["source"]
+        dataset, seed = data_of(wc)
+        source = dataset_cfg(dataset)["source"]
         if source == "toy":
-            source = {
-                s: {"path": f"{RESULTS}/toy_world/data/{s}.jsonl"} for s in splits
-            }
+            source = {s: {"path": p} for s, p in zip(TOY_SPLITS, toy_data_files(seed))}
         return canonical({s: source[s] for s in splits if s in source})
 
     return get
 
 
-def train_2_answers_model(wc):
-    """Iteration 1: the weak model (weak side) and the base strong model with demonstrations
-    (ICL side); iteration i > 1: iteration i-1's weak-ft / icl-ft models, zero-shot."""
-    i = int(wc.iter)
-    if i > 1:
-        return trained_model_path(
-            wc.exp, wc.weak, f"iter{i - 1}-{wc.side}"
-        ), strong_name(wc)
-    if wc.side == "weak":
-        return weak_model_path(wc.exp, wc.weak), wc.weak
-    return base_model_path(strong_name(wc)), strong_name(wc)
+def get_dataset_rule(wc):
+    """How the dataset's raw rows become normalised rows: its task, format and field mapping."""
+    dataset = dataset_cfg(data_of(wc)[0])
+    keys = ("task", "format", "fields", "answer_from")
+    return canonical({k: dataset[k] for k in keys if k in dataset})
 
 
-def answering_model(wc):
-    return train_2_answers_model(wc)[1]
+def sampling_settings(wc, testset=None, **stage2):
+    """Decoding settings: the dataset's answer budget and the run's seed (+ stage II sampling)."""
+    dataset = testset or exp_cfg(wc)["dataset"]
+    return canonical(
+        {
+            "max_new_tokens": dataset_cfg(dataset)["max_new_tokens"],
+            "seed": run_seed(wc),
+            **stage2,
+        }
+    )
 
 
-def uses_demonstrations(wc):
-    return wc.side == "icl" and int(wc.iter) == 1
+def get_answer_sampling(wc):
+    return sampling_settings(wc)
 
 
-def m_plus(wc):
-    return trained_model_path(wc.exp, wc.weak, f"iter{last_iter(wc)}-hybrid")
+def get_stage2_sampling(wc):
+    stage2 = exp_cfg(wc)["stage2"]
+    return sampling_settings(
+        wc, **{k: stage2[k] for k in ("n", "temperature", "top_p")}
+    )
 
 
-def eval_model(wc):
-    return method_model(wc.exp, wc.owner, wc.method)
+def get_eval_sampling(wc):
+    return sampling_settings(wc, testset=wc.testset)
 
 
-def eval_engine_model(wc):
-    return eval_model(wc)[1]
+def get_demonstration_settings(wc):
+    demos = exp_cfg(wc)["demonstrations"]
+    return canonical(
+        {
+            "k": demos["k"],
+            "seed": run_seed(wc),
+            "ids": demos["ids_by_weak"].get(wc.weak) or demos["ids"],
+        }
+    )
+
+
+def get_padding(wc):
+    """Stage I padding of this weak model's filtered sets (off unless configured), seeded by the run."""
+    stage1 = exp_cfg(wc)["stage1"]
+    pad_to = stage1["pad_to_by_weak"].get(wc.weak, stage1["pad_to"])
+    return canonical({"pad_to": pad_to, "seed": run_seed(wc)})
+
+
+def get_pair_rules(wc):
+    stage2 = exp_cfg(wc)["stage2"]
+    return canonical({k: stage2[k] for k in ("tau", "flip_threshold", "max_pairs")})
+
+
+def get_engine(model_name_of):
+    return lambda wc: slice_of("models", model_name_of(wc), "generation")
+
+
+def get_sft_settings(model_name_of):
+    return lambda wc: slice_of("models", model_name_of(wc), "sft")
+
+
+def get_preference_settings(wc):
+    """The method's trainer, options and training keys; not its label (a new label reruns no training)."""
+    entry = exp_cfg(wc)["stage2"]["methods"][wc.pref]
+    return canonical({k: v for k, v in entry.items() if k != "label"})
 
 
 # ---------------------------------------------------------------- targets
@@ -224,14 +386,25 @@ def test_sets(exp):
     return config["experiments"][exp]["test_sets"]
 
 
+def stage2_methods(exp):
+    """The configured stage II methods of an experiment, in config order."""
+    return list(config["experiments"][exp]["stage2"]["methods"])
+
+
+def get_table_methods(exp):
+    """The main table's rows in display order (w2s.registry.table_methods)."""
+    return registry.table_methods(config["experiments"][exp])
+
+
+def get_table_roles(exp):
+    return registry.table_roles(config["experiments"][exp])
+
+
 def methods(exp):
-    cfg = config["experiments"][exp]
-    iters = [
-        f"iter{i}-{v}"
-        for i in range(1, cfg["iterations"] + 1)
-        for v in ("weak", "icl", "hybrid")
+    """Every evaluated method of a weak model's run (not the ceiling, which has its own folder)."""
+    return [
+        m["key"] for m in get_table_methods(exp) if m["key"] != registry.CEILING["key"]
     ]
-    return ["weak_floor", "weak_icl", "full_weak", *iters, *cfg["methods"]]
 
 
 def has_train_2_gold(exp):
@@ -240,19 +413,18 @@ def has_train_2_gold(exp):
 
 
 def eval_metrics(exp):
+    """Every metrics file of an experiment: each seed, weak model, method and test set."""
     cfg = config["experiments"][exp]
-    out = [
-        f"{RESULTS}/{exp}/{weak}/eval/{method}/{t}.metrics.json"
-        for weak in cfg["weak"]
-        for method in methods(exp)
+    owners = [(weak, methods(exp)) for weak in cfg["weak"]]
+    if has_train_2_gold(exp):
+        owners.append(("ceiling", [registry.CEILING["key"]]))
+    return [
+        f"{run_dir(exp, seed, owner)}/eval/{method}/{t}.metrics.json"
+        for seed in SEEDS
+        for owner, keys in owners
+        for method in keys
         for t in cfg["test_sets"]
     ]
-    if has_train_2_gold(exp):
-        out += [
-            f"{RESULTS}/{exp}/ceiling/eval/ceiling/{t}.metrics.json"
-            for t in cfg["test_sets"]
-        ]
-    return out
 
 
 def final_outputs():

@@ -1,21 +1,17 @@
-# The toy world (synthetic data, tokenizer, tiny base models) and normalised splits per dataset.
+# The toy world (synthetic data, tokenizer, tiny base models; one per seed) and normalised splits
+# per dataset (per seed only for toy sources).
 
 
 rule build_toy_data:
     output:
-        multiext(
-            f"{RESULTS}/toy_world/data/",
-            "train_1.jsonl",
-            "train_2.jsonl",
-            "test.jsonl",
-        ),
+        multiext(f"{TOY_WORLD}/data/", *[f"{s}.jsonl" for s in TOY_SPLITS]),
     log:
-        f"{RESULTS}/logs/toy_world/build_toy_data.log",
+        f"{RESULTS}/logs/toy_world/seed{{seed}}/build_toy_data.log",
     conda:
         "../envs/analysis.yaml"
     params:
         toy=slice_of("toy", "data"),
-        seed=config["seed"],
+        seed=run_seed,
     script:
         "../scripts/build_toy_data.py"
 
@@ -24,14 +20,14 @@ rule train_toy_tokenizer:
     input:
         rules.build_toy_data.output,
     output:
-        directory(f"{RESULTS}/toy_world/tokenizer"),
+        directory(f"{TOY_WORLD}/tokenizer"),
     log:
-        f"{RESULTS}/logs/toy_world/train_toy_tokenizer.log",
+        f"{RESULTS}/logs/toy_world/seed{{seed}}/train_toy_tokenizer.log",
     conda:
         "../envs/train.yaml"
     params:
         toy=slice_of("toy", "tokenizer"),
-        seed=config["seed"],
+        seed=run_seed,
     script:
         "../scripts/train_toy_tokenizer.py"
 
@@ -41,52 +37,54 @@ rule pretrain_toy_model:
         data=rules.build_toy_data.output,
         tokenizer=rules.train_toy_tokenizer.output,
     output:
-        directory(f"{RESULTS}/toy_world/models/{{toymodel}}"),
+        directory(f"{TOY_WORLD}/models/{{toymodel}}"),
     log:
-        f"{RESULTS}/logs/toy_world/pretrain_{{toymodel}}.log",
+        f"{RESULTS}/logs/toy_world/seed{{seed}}/pretrain_{{toymodel}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/toy_world/pretrain_{{toymodel}}.tsv"
+        f"{RESULTS}/benchmarks/toy_world/seed{{seed}}/pretrain_{{toymodel}}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: job_threads("train", lambda wc: wc.toymodel)
+    threads: TOY_TRAIN_JOB.threads
     resources:
-        **job_resources("train", lambda wc: wc.toymodel),
+        **TOY_TRAIN_JOB.resources,
     params:
         arch=lambda wc: canonical(model_cfg(wc.toymodel)["toy"]),
-        seed=config["seed"],
+        seed=run_seed,
     script:
         "../scripts/pretrain_toy_model.py"
 
 
 rule prepare_dataset:
     input:
-        dataset_source_input,
+        get_toy_data,
     output:
-        train_2=f"{RESULTS}/data/{{dataset}}/train_2.jsonl",
-        gold=f"{RESULTS}/data/{{dataset}}/train_2.gold.jsonl",
-        test=f"{RESULTS}/data/{{dataset}}/test.jsonl",
+        train_2=f"{RESULTS}/data/{{data}}/train_2.jsonl",
+        gold=f"{RESULTS}/data/{{data}}/train_2.gold.jsonl",
+        test=f"{RESULTS}/data/{{data}}/test.jsonl",
     log:
-        f"{RESULTS}/logs/data/{{dataset}}/prepare_dataset.log",
+        f"{RESULTS}/logs/data/{{data}}/prepare_dataset.log",
     conda:
         "../envs/analysis.yaml"
     params:
-        task=lambda wc: dataset_cfg(wc.dataset)["task"],
-        source=dataset_source("train_2", "test"),
+        dataset=lambda wc: data_of(wc)[0],
+        rule=get_dataset_rule,
+        source=get_dataset_source("train_2", "test"),
     script:
         "../scripts/prepare_dataset.py"
 
 
 rule prepare_train_1:
     input:
-        dataset_source_input,
+        get_toy_data,
     output:
-        f"{RESULTS}/data/{{dataset}}/train_1.jsonl",
+        f"{RESULTS}/data/{{data}}/train_1.jsonl",
     log:
-        f"{RESULTS}/logs/data/{{dataset}}/prepare_train_1.log",
+        f"{RESULTS}/logs/data/{{data}}/prepare_train_1.log",
     conda:
         "../envs/analysis.yaml"
     params:
-        task=lambda wc: dataset_cfg(wc.dataset)["task"],
-        source=dataset_source("train_1"),
+        dataset=lambda wc: data_of(wc)[0],
+        rule=get_dataset_rule,
+        source=get_dataset_source("train_1"),
     script:
         "../scripts/prepare_dataset.py"

@@ -4,50 +4,42 @@
 
 rule evaluate:
     input:
-        test=f"{RESULTS}/data/{{testset}}/test.jsonl",
-        demos=lambda wc: (
-            [f"{RESULTS}/{wc.exp}/{wc.owner}/stage1/demonstrations.jsonl"]
-            if wc.method == "weak_icl"
-            else []
-        ),
-        model=lambda wc: model_input_for(eval_model(wc)[0]),
+        test=get_test,
+        demos=get_eval_demonstrations,
+        model=get_eval_model,
     output:
-        predictions=f"{RESULTS}/{{exp}}/{{owner}}/eval/{{method}}/{{testset}}.jsonl",
-        metrics=f"{RESULTS}/{{exp}}/{{owner}}/eval/{{method}}/{{testset}}.metrics.json",
+        predictions=f"{RUN}/{{owner}}/eval/{{method}}/{{testset}}.jsonl",
+        metrics=f"{RUN}/{{owner}}/eval/{{method}}/{{testset}}.metrics.json",
     log:
-        f"{RESULTS}/logs/{{exp}}/{{owner}}/evaluate.{{method}}.{{testset}}.log",
+        f"{RUN_LOGS}/{{owner}}/evaluate.{{method}}.{{testset}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{exp}}/{{owner}}/evaluate.{{method}}.{{testset}}.tsv"
+        f"{RUN_BENCHMARKS}/{{owner}}/evaluate.{{method}}.{{testset}}.tsv"
     conda:
         "../envs/generate.yaml"
-    threads: job_threads("generate", eval_engine_model)
+    threads: EVAL_JOB.threads
     resources:
-        **job_resources("generate", eval_engine_model),
+        **EVAL_JOB.resources,
     params:
         model=lambda wc: eval_model(wc)[0],
         task=lambda wc: dataset_cfg(wc.testset)["task"],
-        engine=lambda wc: slice_of("models", eval_engine_model(wc), "generation"),
-        sampling=lambda wc: canonical(
-            {
-                "max_new_tokens": dataset_cfg(wc.testset)["max_new_tokens"],
-                "seed": config["seed"],
-            }
-        ),
+        engine=get_engine(eval_model_name),
+        sampling=get_eval_sampling,
         workers=config["grading"]["workers"],
-        gpus=job_gpus("generate", eval_engine_model),
-        work=f"{WORK}/{{exp}}/{{owner}}/eval/{{method}}/{{testset}}",
+        accuracy_modes=config["grading"]["accuracy"],
+        gpus=EVAL_JOB.gpus,
+        work=f"{RUN_WORK}/{{owner}}/eval/{{method}}/{{testset}}",
     script:
         "../scripts/evaluate.py"
 
 
 rule grade_samples:
     input:
-        samples=f"{RESULTS}/{{exp}}/{{weak}}/stage2/samples.jsonl",
-        gold=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.gold.jsonl",
+        samples=f"{RUN}/{{weak}}/stage2/samples.jsonl",
+        gold=get_train_2_gold,
     output:
-        f"{RESULTS}/{{exp}}/{{weak}}/stage2/passk.json",
+        f"{RUN}/{{weak}}/stage2/passk.json",
     log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/grade_samples.log",
+        f"{RUN_LOGS}/{{weak}}/grade_samples.log",
     conda:
         "../envs/analysis.yaml"
     params:

@@ -45,9 +45,9 @@ rule make_tables:
     params:
         exp=lambda wc: wc.exp,
         weak=lambda wc: exp_cfg(wc)["weak"],
-        methods=lambda wc: temporary_report_rows(wc.exp)["methods"],
-        roles=lambda wc: temporary_report_rows(wc.exp)["roles"],
-        seeds=lambda wc: report_seeds(wc.exp),
+        methods=lambda wc: get_table_methods(wc.exp),
+        roles=lambda wc: get_table_roles(wc.exp),
+        seeds=SEEDS,
         grading_mode=config["grading"]["mode"],
         test_sets=lambda wc: exp_cfg(wc)["test_sets"],
         report=slice_of("report"),
@@ -57,7 +57,7 @@ rule make_tables:
 
 rule make_passk_table:
     input:
-        passk=stage2_inputs("passk.json"),
+        passk=get_stage2_files("passk.json"),
     output:
         csv=f"{RESULTS}/tables/{{exp}}.passk.csv",
         md=f"{RESULTS}/tables/{{exp}}.passk.md",
@@ -84,8 +84,8 @@ rule make_passk_table:
 
 rule make_data_quality_table:
     input:
-        gold=train_2_gold,
-        sets=data_quality_inputs,
+        gold=get_train_2_golds,
+        sets=get_data_quality_sets,
     output:
         csv=f"{RESULTS}/tables/{{exp}}.data_quality.csv",
         md=f"{RESULTS}/tables/{{exp}}.data_quality.md",
@@ -121,8 +121,8 @@ rule make_data_quality_table:
 
 rule plot_vote_confidence:
     input:
-        gold=train_2_gold_if_any,
-        votes=stage2_inputs("votes.jsonl"),
+        gold=get_train_2_golds_if_any,
+        votes=get_stage2_files("votes.jsonl"),
     output:
         png=report(
             f"{RESULTS}/figures/{{exp}}.confidence.png",

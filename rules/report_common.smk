@@ -1,56 +1,18 @@
 # Input functions, params and target lists of the report rules (rules/report.smk); final_outputs()
-# in common.smk lists table_outputs(exp) for every experiment.
+# in common.smk lists table_outputs(exp) for every experiment. Tables are per experiment and take
+# every seed's files; the layouts below are keyed by seed, as w2s.report reads them.
 
 
 def has_stage2(exp):
-    return bool(config["experiments"][exp]["methods"])
+    return bool(stage2_methods(exp))
 
 
-def report_seeds(exp):
-    """The seeds an experiment's tables cover (today one run: the config's seed)."""
-    return [config["seed"]]
-
-
-def temporary_report_rows(exp):
-    """Rows (display order) and roles of the main table, the contract of w2s.report.spec.
-
-    Temporary: the registry branch replaces this with the registry's builder; until then the
-    stage II labels are the method keys in capitals."""
-    cfg = config["experiments"][exp]
-    last = cfg["iterations"]
-
-    def row(key, label, stage, iteration=None):
-        return {"key": key, "label": label, "stage": stage, "iteration": iteration}
-
-    stage1 = [
-        row(f"iter{i}-{v}", f"{v}-ft (iter {i})", "stage I", i)
-        for i in range(1, last + 1)
-        for v in ("weak", "icl", "hybrid")
-    ]
-    stage1[-1]["label"] += " = M_plus"
-    methods = [
-        row("weak_floor", "weak floor", "baselines"),
-        row("full_weak", "full weak FT", "baselines"),
-        row("weak_icl", "weak-ICL", "baselines"),
-        *stage1,
-        *[row(m, f"{m.upper()} (stage II)", "stage II") for m in cfg["methods"]],
-        row("ceiling", "strong ceiling", "ceiling"),
-    ]
-    roles = {
-        "floor": "weak_floor",
-        "ceiling": "ceiling",
-        "full_weak": "full_weak",
-        "m_plus": f"iter{last}-hybrid",
-    }
-    return {"methods": methods, "roles": roles}
-
-
-def data_quality_layout(exp):
-    """Per seed, which files hold each training set (see w2s.report.data_quality)."""
+def weak_layout(exp, seed):
+    """Which files hold each training set of one seed's run (see w2s.report.data_quality)."""
     cfg = config["experiments"][exp]
     layout = {}
     for weak in cfg["weak"]:
-        base = f"{RESULTS}/{exp}/{weak}"
+        base = run_dir(exp, seed, weak)
         layout[weak] = {
             "iterations": {
                 str(i): {
@@ -58,7 +20,7 @@ def data_quality_layout(exp):
                     "icl": f"{base}/stage1/iter{i}/icl.answers.jsonl",
                     "sets": {
                         v: f"{base}/sft_sets/iter{i}-{v}.jsonl"
-                        for v in ("weak", "icl", "hybrid")
+                        for v in registry.SFT_VARIANTS
                     },
                     "filter": f"{base}/stage1/iter{i}/filter.json",
                 }
@@ -67,10 +29,15 @@ def data_quality_layout(exp):
             "votes": f"{base}/stage2/votes.jsonl" if has_stage2(exp) else None,
             "pairs": f"{base}/stage2/pairs.jsonl" if has_stage2(exp) else None,
         }
-    return {str(seed): layout for seed in report_seeds(exp)}
+    return layout
 
 
-def data_quality_inputs(wc):
+def data_quality_layout(exp):
+    """{seed: {weak: files}} for every seed of the experiment."""
+    return {str(seed): weak_layout(exp, seed) for seed in SEEDS}
+
+
+def get_data_quality_sets(wc):
     paths = []
     for by_weak in data_quality_layout(wc.exp).values():
         for parts in by_weak.values():
@@ -89,12 +56,12 @@ def stage2_layout(exp, name):
     """Per seed and weak model, a stage II file (passk.json, votes.jsonl) of the experiment."""
     weak_models = config["experiments"][exp]["weak"]
     return {
-        str(seed): {w: f"{RESULTS}/{exp}/{w}/stage2/{name}" for w in weak_models}
-        for seed in report_seeds(exp)
+        str(seed): {w: f"{run_dir(exp, seed, w)}/stage2/{name}" for w in weak_models}
+        for seed in SEEDS
     }
 
 
-def stage2_inputs(name):
+def get_stage2_files(name):
     def get(wc):
         layout = stage2_layout(wc.exp, name)
         return [path for by_weak in layout.values() for path in by_weak.values()]
@@ -102,13 +69,17 @@ def stage2_inputs(name):
     return get
 
 
-def train_2_gold(wc):
-    return f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.gold.jsonl"
+def get_train_2_golds(wc):
+    """train_2 gold: one file shared by every seed for a real dataset, one per seed (in seed
+    order) for a dataset the seed makes (the toy world)."""
+    dataset = exp_cfg(wc)["dataset"]
+    paths = [f"{data_dir(dataset, seed)}/train_2.gold.jsonl" for seed in SEEDS]
+    return paths if len(set(paths)) > 1 else paths[:1]
 
 
-def train_2_gold_if_any(wc):
+def get_train_2_golds_if_any(wc):
     """The vote-confidence figure grades the majorities only where train_2 has gold."""
-    return [train_2_gold(wc)] if has_train_2_gold(wc.exp) else []
+    return get_train_2_golds(wc) if has_train_2_gold(wc.exp) else []
 
 
 def table_outputs(exp):

@@ -4,57 +4,51 @@
 
 rule sample_demonstrations:
     input:
-        questions=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.jsonl",
-        weak=f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter1/weak.answers.jsonl",
+        questions=get_train_2,
+        weak=f"{RUN}/{{weak}}/stage1/iter1/weak.answers.jsonl",
     output:
-        f"{RESULTS}/{{exp}}/{{weak}}/stage1/demonstrations.jsonl",
+        f"{RUN}/{{weak}}/stage1/demonstrations.jsonl",
     log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/sample_demonstrations.log",
+        f"{RUN_LOGS}/{{weak}}/sample_demonstrations.log",
     conda:
         "../envs/analysis.yaml"
     params:
         task=task_of,
-        demos=lambda wc: canonical(
-            {
-                "k": exp_cfg(wc)["demonstrations"]["k"],
-                "seed": exp_cfg(wc)["demonstrations"]["seed"],
-                "ids": exp_cfg(wc)["demonstrations"]["ids_by_weak"].get(wc.weak)
-                or exp_cfg(wc)["demonstrations"]["ids"],
-            }
-        ),
+        demos=get_demonstration_settings,
     script:
         "../scripts/sample_demonstrations.py"
 
 
 rule consistency_filter:
     input:
-        questions=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.jsonl",
-        weak=f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter{{iter}}/weak.answers.jsonl",
-        icl=f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter{{iter}}/icl.answers.jsonl",
+        questions=get_train_2,
+        weak=f"{RUN}/{{weak}}/stage1/iter{{iter}}/weak.answers.jsonl",
+        icl=f"{RUN}/{{weak}}/stage1/iter{{iter}}/icl.answers.jsonl",
     output:
-        weak=f"{RESULTS}/{{exp}}/{{weak}}/sft_sets/iter{{iter}}-weak.jsonl",
-        icl=f"{RESULTS}/{{exp}}/{{weak}}/sft_sets/iter{{iter}}-icl.jsonl",
-        hybrid=f"{RESULTS}/{{exp}}/{{weak}}/sft_sets/iter{{iter}}-hybrid.jsonl",
-        summary=f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter{{iter}}/filter.json",
+        weak=f"{RUN}/{{weak}}/sft_sets/iter{{iter}}-weak.jsonl",
+        icl=f"{RUN}/{{weak}}/sft_sets/iter{{iter}}-icl.jsonl",
+        hybrid=f"{RUN}/{{weak}}/sft_sets/iter{{iter}}-hybrid.jsonl",
+        summary=f"{RUN}/{{weak}}/stage1/iter{{iter}}/filter.json",
     log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/consistency_filter.iter{{iter}}.log",
+        f"{RUN_LOGS}/{{weak}}/consistency_filter.iter{{iter}}.log",
     conda:
         "../envs/analysis.yaml"
     params:
         task=task_of,
         mode=config["grading"]["mode"],
+        padding=get_padding,
     script:
         "../scripts/consistency_filter.py"
 
 
 rule build_full_weak_set:
     input:
-        questions=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.jsonl",
-        answers=f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter1/weak.answers.jsonl",
+        questions=get_train_2,
+        answers=f"{RUN}/{{weak}}/stage1/iter1/weak.answers.jsonl",
     output:
-        f"{RESULTS}/{{exp}}/{{weak}}/sft_sets/full_weak.jsonl",
+        f"{RUN}/{{weak}}/sft_sets/full_weak.jsonl",
     log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/build_full_weak_set.log",
+        f"{RUN_LOGS}/{{weak}}/build_full_weak_set.log",
     conda:
         "../envs/analysis.yaml"
     params:
@@ -65,12 +59,12 @@ rule build_full_weak_set:
 
 rule build_ceiling_set:
     input:
-        questions=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.jsonl",
-        gold=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.gold.jsonl",
+        questions=get_train_2,
+        gold=get_train_2_gold,
     output:
-        f"{RESULTS}/{{exp}}/ceiling/sft_sets/ceiling.jsonl",
+        f"{RUN}/ceiling/sft_sets/ceiling.jsonl",
     log:
-        f"{RESULTS}/logs/{{exp}}/ceiling/build_ceiling_set.log",
+        f"{RUN_LOGS}/ceiling/build_ceiling_set.log",
     conda:
         "../envs/analysis.yaml"
     params:
@@ -81,24 +75,24 @@ rule build_ceiling_set:
 
 rule train_strong_sft:
     input:
-        train=f"{RESULTS}/{{exp}}/{{owner}}/sft_sets/{{sftset}}.jsonl",
-        model=lambda wc: model_input_for(base_model_path(the_strong(wc))),
+        train=f"{RUN}/{{owner}}/sft_sets/{{sftset}}.jsonl",
+        model=get_strong_base_model,
     output:
-        directory(f"{RESULTS}/{{exp}}/{{owner}}/models/{{sftset}}"),
+        directory(f"{RUN}/{{owner}}/models/{{sftset}}"),
     log:
-        f"{RESULTS}/logs/{{exp}}/{{owner}}/train_strong_sft.{{sftset}}.log",
+        f"{RUN_LOGS}/{{owner}}/train_strong_sft.{{sftset}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{exp}}/{{owner}}/train_strong_sft.{{sftset}}.tsv"
+        f"{RUN_BENCHMARKS}/{{owner}}/train_strong_sft.{{sftset}}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: job_threads("train", the_strong)
+    threads: STRONG_TRAIN_JOB.threads
     resources:
-        **job_resources("train", the_strong),
+        **STRONG_TRAIN_JOB.resources,
     params:
-        model=lambda wc: base_model_path(the_strong(wc)),
-        train=lambda wc: slice_of("models", the_strong(wc), "sft"),
-        seed=config["seed"],
-        work=f"{WORK}/{{exp}}/{{owner}}/models/{{sftset}}",
-        gpus=job_gpus("train", the_strong),
+        model=lambda wc: base_model_path(strong_name(wc), wc.seed),
+        train=get_sft_settings(strong_name),
+        seed=run_seed,
+        work=f"{RUN_WORK}/{{owner}}/models/{{sftset}}",
+        gpus=STRONG_TRAIN_JOB.gpus,
     script:
         "../scripts/train_sft.py"

@@ -3,61 +3,50 @@
 
 rule train_weak_sft:
     input:
-        train=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_1.jsonl",
-        model=lambda wc: base_model_input(wc.weak),
+        train=get_train_1,
+        model=get_weak_base_model,
     output:
-        directory(f"{RESULTS}/{{exp}}/{{weak}}/weak_model"),
+        directory(f"{RUN}/{{weak}}/weak_model"),
     log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/train_weak_sft.log",
+        f"{RUN_LOGS}/{{weak}}/train_weak_sft.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{exp}}/{{weak}}/train_weak_sft.tsv"
+        f"{RUN_BENCHMARKS}/{{weak}}/train_weak_sft.tsv"
     conda:
         "../envs/train.yaml"
-    threads: job_threads("train", the_weak)
+    threads: WEAK_TRAIN_JOB.threads
     resources:
-        **job_resources("train", the_weak),
+        **WEAK_TRAIN_JOB.resources,
     params:
-        model=lambda wc: base_model_path(wc.weak),
-        train=lambda wc: slice_of("models", wc.weak, "sft"),
-        seed=config["seed"],
-        work=f"{WORK}/{{exp}}/{{weak}}/weak_model",
-        gpus=job_gpus("train", the_weak),
+        model=lambda wc: base_model_path(wc.weak, wc.seed),
+        train=get_sft_settings(lambda wc: wc.weak),
+        seed=run_seed,
+        work=f"{RUN_WORK}/{{weak}}/weak_model",
+        gpus=WEAK_TRAIN_JOB.gpus,
     script:
         "../scripts/train_sft.py"
 
 
 rule answer_train_2:
     input:
-        questions=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.jsonl",
-        demos=lambda wc: (
-            [f"{RESULTS}/{wc.exp}/{wc.weak}/stage1/demonstrations.jsonl"]
-            if uses_demonstrations(wc)
-            else []
-        ),
-        model=lambda wc: model_input_for(train_2_answers_model(wc)[0]),
+        questions=get_train_2,
+        demos=get_answer_demonstrations,
+        model=get_answering_model,
     output:
-        f"{RESULTS}/{{exp}}/{{weak}}/stage1/iter{{iter}}/{{side}}.answers.jsonl",
+        f"{RUN}/{{weak}}/stage1/iter{{iter}}/{{side}}.answers.jsonl",
     log:
-        f"{RESULTS}/logs/{{exp}}/{{weak}}/answer_train_2.iter{{iter}}.{{side}}.log",
+        f"{RUN_LOGS}/{{weak}}/answer_train_2.iter{{iter}}.{{side}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{exp}}/{{weak}}/answer_train_2.iter{{iter}}.{{side}}.tsv"
+        f"{RUN_BENCHMARKS}/{{weak}}/answer_train_2.iter{{iter}}.{{side}}.tsv"
     conda:
         "../envs/generate.yaml"
-    threads: job_threads("generate", answering_model)
+    threads: ANSWER_JOB.threads
     resources:
-        **job_resources("generate", answering_model),
+        **ANSWER_JOB.resources,
     params:
-        model=lambda wc: train_2_answers_model(wc)[0],
-        engine=lambda wc: slice_of("models", answering_model(wc), "generation"),
-        sampling=lambda wc: canonical(
-            {
-                "max_new_tokens": dataset_cfg(exp_cfg(wc)["dataset"])[
-                    "max_new_tokens"
-                ],
-                "seed": config["seed"],
-            }
-        ),
-        gpus=job_gpus("generate", answering_model),
-        work=f"{WORK}/{{exp}}/{{weak}}/stage1/iter{{iter}}/{{side}}.answers",
+        model=lambda wc: answering_model(wc)[0],
+        engine=get_engine(answering_model_name),
+        sampling=get_answer_sampling,
+        gpus=ANSWER_JOB.gpus,
+        work=f"{RUN_WORK}/{{weak}}/stage1/iter{{iter}}/{{side}}.answers",
     script:
         "../scripts/generate.py"

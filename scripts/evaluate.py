@@ -12,7 +12,8 @@ metrics = evaluation.evaluate(
     model=p.model, task=p.task, engine=dict(p.engine), sampling=dict(p.sampling), gpus=p.gpus, work_dir=p.work,
     threads=job.threads, workers=p.workers, predictions_path=snakemake.output.predictions,
     metrics_path=snakemake.output.metrics,
-    info={"exp": snakemake.wildcards.exp, "owner": snakemake.wildcards.owner, "method": snakemake.wildcards.method,
-          "testset": snakemake.wildcards.testset, "seed": p.sampling["seed"]},
+    info={"exp": snakemake.wildcards.exp, "seed": int(snakemake.wildcards.seed), "owner": snakemake.wildcards.owner,
+          "method": snakemake.wildcards.method, "testset": snakemake.wildcards.testset},
+    modes=tuple(p.accuracy_modes),
 )
 logging.getLogger("w2s").info("accuracy %.4f on %d", metrics["accuracy"], metrics["n"])

@@ -1,4 +1,4 @@
-"""DPO or ORPO on the mined pairs, starting from M_plus."""
+"""One stage II preference method (a TRL preference trainer and its options) on the mined pairs, from M_plus."""
 
 import logging
 
@@ -11,8 +11,8 @@ pairs = [{k: r[k] for k in ("prompt", "chosen", "rejected")}
          for r in read_jsonl(snakemake.input.pairs, {"prompt": str, "chosen": str, "rejected": str}, unique=None)]
 metrics = launch.run_training(
     "train_preference",
-    dict(method=snakemake.wildcards.pref, model=p.model, pairs=pairs, output_dir=snakemake.output[0],
-         cfg=dict(p.train), work_dir=p.work, seed=p.seed, threads=job.threads),
+    dict(trainer=p.train["trainer"], model=p.model, pairs=pairs, output_dir=snakemake.output[0], cfg=dict(p.train),
+         work_dir=p.work, seed=p.seed, threads=job.threads),
     gpus=p.gpus, accelerate_config=p.train.get("accelerate_config"),
 )
 logging.getLogger("w2s").info("training done: %s", metrics)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from w2s.config import ConfigError, validate_config
+from w2s.config import ConfigError, merge_overlays, validate_config
 
 SCHEMA = ROOT / "config" / "schema.yaml"
 BASE = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -24,6 +24,7 @@ def test_default_config_is_valid_and_defaults_are_filled():
     assert cfg["experiments"]["toy"]["test_sets"] == ["toy"]
     assert cfg["grading"]["mode"] == "equivalence"
     assert cfg["models"]["toy-strong"]["generation"]["tensor_parallel_size"] == 1
+    assert check(lambda c: c.pop("seeds"))["seeds"] == [0]
 
 
 @pytest.mark.parametrize(
@@ -38,8 +39,18 @@ def test_default_config_is_valid_and_defaults_are_filled():
         (lambda c: c["models"]["toy-weak"].update(path="./no/such/model"), "models.toy-weak.path: model './no/such/model'"),
         (lambda c: c["experiments"]["toy"]["stage2"].update(flip_threshold=0.5), "is below tau"),
         (lambda c: c["grading"].update(mode="fuzzy"), "grading.mode: 'fuzzy' is not one of"),
+        (lambda c: c.update(seeds=[]), "config error at seeds: \\[\\] should be non-empty"),
+        (lambda c: c.update(seeds=[1, 1]), "config error at seeds: \\[1, 1\\] has non-unique elements"),
+        (lambda c: c.update(seeds=[-1]), "config error at seeds.0: -1 is less than the minimum of 0"),
+        (lambda c: (c.pop("seeds"), c.update(seed=3)), "the seed is a list now: seeds: \\[0\\]"),
     ],
 )
 def test_errors_name_the_key(mutate, message):
     with pytest.raises(ConfigError, match=message):
         check(mutate)
+
+
+def test_overlays_merge_like_snakemake_configfiles():
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    merged = merge_overlays(base, {"a": {"c": [3]}, "e": 2})
+    assert merged == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2} and base["a"]["c"] == [1, 2]

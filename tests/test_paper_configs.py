@@ -78,7 +78,7 @@ def expected_counts(cfg: dict) -> dict[tuple[str, str], int]:
         counts[(rule, owner)] = counts.get((rule, owner), 0) + n
 
     for exp in cfg["experiments"].values():
-        iters, methods, tests = exp["iterations"], exp["methods"], len(exp["test_sets"])
+        iters, methods, tests = exp["iterations"], exp["stage2"]["methods"], len(exp["test_sets"])
         # Without train_2 gold (OlympicArena) there is no ceiling and no pass@k on train_2.
         gold = cfg["datasets"][exp["dataset"]]["train_2_gold"]
         for weak in exp["weak"]:
@@ -93,7 +93,7 @@ def expected_counts(cfg: dict) -> dict[tuple[str, str], int]:
             add("mine_pairs", weak, 1)
             add("grade_samples", weak, int(gold))
             add("train_preference", weak, len(methods))
-            # weak floor, weak-ICL, full weak FT, 3 per iteration, DPO / ORPO; per test set
+            # weak floor, weak-ICL, full weak FT, 3 per iteration, each stage II method; per test set
             add("evaluate", weak, (3 + 3 * iters + len(methods)) * tests)
         add("build_ceiling_set", "ceiling", int(gold))
         add("train_strong_sft", "ceiling", int(gold))
@@ -135,7 +135,8 @@ def test_paper_setup(name):
     cfg = load(PAPER[name])
     (exp,) = cfg["experiments"].values()
     assert exp["iterations"] == {"gsm8k": 2, "math": 1, "olympicarena": 2}[name]
-    assert exp["methods"] == ["dpo", "orpo"]
+    # The paper's stage II: DPO (main) and ORPO (variant).
+    assert {k: m["trainer"] for k, m in exp["stage2"]["methods"].items()} == {"dpo": "dpo", "orpo": "orpo"}
     assert exp["stage2"]["max_pairs"] == (1 if name == "gsm8k" else 3)
     assert (exp["stage2"]["n"], exp["stage2"]["tau"], exp["stage2"]["flip_threshold"]) == (10, 0.6, 0.8)
     strong = cfg["models"][exp["strong"]]
@@ -143,7 +144,7 @@ def test_paper_setup(name):
     assert strong["path"].endswith("70b-hf") or strong["path"].endswith("70B")
     assert strong["resources"]["generate"]["gpus"] == strong["resources"]["train"]["gpus"] == 8
     assert strong["generation"]["backend"] == "vllm" and strong["generation"]["tensor_parallel_size"] == 8
-    for train in (strong["sft"], exp["dpo"], exp["orpo"]):
+    for train in (strong["sft"], *exp["stage2"]["methods"].values()):
         assert train["method"] == "lora" and set(train["lora"]["target_modules"]) == SEVEN_PROJECTIONS
         assert train["accelerate_config"] and (ROOT / train["accelerate_config"]).is_file(), train["accelerate_config"]
     for weak in exp["weak"]:
@@ -184,7 +185,7 @@ def test_gsm8k_and_math_configs_can_be_combined():
 HYPERPARAMETERS = ("learning_rate", "epochs", "gradient_accumulation_steps", "max_length", "lr_scheduler",
                    "warmup_ratio", "weight_decay", "r", "alpha", "dropout", "target_modules", "beta",
                    "gradient_checkpointing", "n", "temperature", "top_p", "tau", "flip_threshold", "max_pairs",
-                   "k", "iterations", "max_new_tokens", "seed", "finetune", "method")
+                   "k", "iterations", "max_new_tokens", "seeds", "finetune", "method")
 
 
 @pytest.mark.parametrize("name", sorted(PAPER))
@@ -254,7 +255,23 @@ def test_one_table_as_target(workdir):
     full = dry_run(workdir, PAPER["gsm8k"])
     assert {j["rule"] for j in jobs} >= set(MODEL_RULES) and "make_tables" in {j["rule"] for j in jobs}
     assert len(jobs) <= len(full)
-    one_column = dry_run(workdir, PAPER["gsm8k"], targets=("results/gsm8k/gemma-2b/eval/dpo/gsm8k.metrics.json",))
+    one_column = dry_run(workdir, PAPER["gsm8k"], targets=("results/gsm8k/seed0/gemma-2b/eval/dpo/gsm8k.metrics.json",))
     assert {owner_of(j) for j in one_column} <= {"gemma-2b", "-"}, {owner_of(j) for j in one_column}
     assert {j["rule"] for j in one_column} >= {"train_weak_sft", "answer_train_2", "train_strong_sft",
                                                "sample_answers", "mine_pairs", "train_preference", "evaluate"}
+
+
+def test_seeds_are_independent_runs_over_one_data_preparation(workdir):
+    """`seeds: [0, 7]`: every job of the method twice (one run per seed), the real data once."""
+    overlay = workdir / "two-seeds.yaml"
+    overlay.write_text("seeds: [0, 7]\n")
+    one = dry_run(workdir, PAPER["gsm8k"])
+    two = dry_run(workdir, PAPER["gsm8k"], overlay)
+    count = lambda jobs: {r: sum(j["rule"] == r for j in jobs) for r in {j["rule"] for j in jobs}}  # noqa: E731
+    once = {"prepare_dataset", "prepare_train_1", "make_tables", "make_data_quality_table", "make_passk_table",
+            "plot_vote_confidence", "all"}
+    c1, c2 = count(one), count(two)
+    assert set(c1) == set(c2)
+    for rule in c1:
+        assert c2[rule] == (c1[rule] if rule in once else 2 * c1[rule]), (rule, c1[rule], c2[rule])
+    assert {j["wildcards"].get("seed") for j in two if j["rule"] not in once} == {"0", "7"}

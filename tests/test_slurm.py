@@ -52,7 +52,9 @@ SMALL_OVERLAY = """\
 experiments:
   toy:
     iterations: 1
-    methods: [dpo]
+    stage2:
+      methods:
+        orpo: null
 """
 MODE = os.environ.get("W2S_SLURM_CONFIG", "default")
 REUSE_TOY_WORLD = os.environ.get("W2S_SLURM_REUSE_TOY_WORLD", "1") != "0"

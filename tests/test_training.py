@@ -23,13 +23,13 @@ from transformers import (  # noqa: E402
     TrainerCallback,
 )
 
+from w2s.config import ConfigError, schema_default  # noqa: E402
 from w2s.io import InputError  # noqa: E402
+from w2s.loading import ensure_pad_token, load_for_inference  # noqa: E402
 from w2s.training import (  # noqa: E402
     build_preference_trainer,
     build_sft_trainer,
-    ensure_pad_token,
     last_complete_checkpoint,
-    load_for_inference,
     resolve_cfg,
     train_preference,
     train_sft,
@@ -143,13 +143,19 @@ class CrashAfterSave(TrainerCallback):
 
 
 def test_resolve_cfg_defaults_and_errors():
+    """Missing keys take config/schema.yaml's defaults; bad values fail naming the key."""
     cfg = resolve_cfg({"method": "full", "lora": {"r": 8}})
-    assert cfg["learning_rate"] == 1e-5 and cfg["max_length"] == 2048 and cfg["lora"]["alpha"] == 32
-    assert cfg["lora"]["r"] == 8 and len(cfg["lora"]["target_modules"]) == 7
-    assert resolve_cfg({})["learning_rate"] == 1e-4  # LoRA default
-    for bad in ({"method": "qlora"}, {"dtype": "fp16"}, {"batch_size": 0}, {"max_steps": 0}, {"warmup_ratio": 1.5}):
-        with pytest.raises(InputError):
+    for key in ("learning_rate", "max_length", "warmup_ratio", "save_steps", "epochs"):
+        assert cfg[key] == schema_default(f"models.*.sft.{key}"), key
+    assert cfg["lora"]["r"] == 8 and cfg["lora"]["alpha"] == schema_default("models.*.sft.lora.alpha")
+    assert len(cfg["lora"]["target_modules"]) == 7
+    assert resolve_cfg({}, "orpo")["beta"] == schema_default("experiments.*.stage2.methods.*.beta")
+    for bad, key in (({"method": "qlora"}, "method"), ({"dtype": "fp16"}, "dtype"), ({"batch_size": 0}, "batch_size"),
+                     ({"max_steps": 0}, "max_steps"), ({"warmup_ratio": 1.5}, "warmup_ratio"), ({"lr": 1}, "lr")):
+        with pytest.raises(ConfigError, match=key):
             resolve_cfg(bad)
+    with pytest.raises(ConfigError, match="not an option of trainer 'orpo'"):
+        resolve_cfg({"loss_type": "ipo"}, "orpo")
 
 
 def test_empty_and_malformed_inputs_fail_clearly(world, tmp_path, m_plus):
@@ -238,10 +244,13 @@ def test_max_length_truncates_and_reports(world, tmp_path):
     trainer, info = build_sft_trainer(world["base"], records, {**FAST, "max_length": 48}, str(tmp_path / "w"))
     assert info["truncated"] == 1
     assert max(len(x) for x in trainer.train_dataset["input_ids"]) == 48
-    with pytest.raises(InputError, match="max_length=4"):  # every prompt alone is longer
-        build_sft_trainer(world["base"], records, {**FAST, "max_length": 4}, str(tmp_path / "w2"))
-    with pytest.raises(InputError, match="max_length=4"):
-        build_preference_trainer("dpo", world["base"], make_pairs(4), {**FAST, "max_length": 4}, str(tmp_path / "w3"))
+    # Every prompt alone is longer than the schema's smallest max_length (16).
+    long = [{**r, "prompt": r["prompt"] * 4} for r in records]
+    with pytest.raises(InputError, match="max_length=16"):
+        build_sft_trainer(world["base"], long, {**FAST, "max_length": 16}, str(tmp_path / "w2"))
+    pairs = [{**p, "prompt": p["prompt"] * 4} for p in make_pairs(4)]
+    with pytest.raises(InputError, match="max_length=16"):
+        build_preference_trainer("dpo", world["base"], pairs, {**FAST, "max_length": 16}, str(tmp_path / "w3"))
 
 
 def test_full_sft_learns_to_stop(world, tmp_path):
@@ -414,6 +423,23 @@ def test_orpo_full_model(world, tmp_path):
                          str(tmp_path / "w"))
     assert m["method"] == "full" and (out / "model.safetensors").is_file()
     assert not same_weights(weights(out), weights(world["base"]))
+
+
+def test_trainer_options_reach_the_trl_config(world, m_plus, tmp_path):
+    """RPO: DPO with TRL's NLL loss on the chosen answer beside the sigmoid loss, weights as given."""
+    cfg = {**FAST, "loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5], "beta": 0.2}
+    trainer, info = build_preference_trainer("dpo", m_plus, make_pairs(8), cfg, str(tmp_path / "w"))
+    assert trainer.args.loss_type == ["sigmoid", "sft"] and trainer.args.loss_weights == [1.0, 0.5]
+    assert trainer.args.beta == 0.2 and info["options"]["loss_weights"] == [1.0, 0.5]
+
+
+def test_simpo_through_cpo_trains_the_adapter(world, m_plus, tmp_path):
+    out = tmp_path / "simpo"
+    cfg = {**FAST, "loss_type": "simpo", "cpo_alpha": 0.0, "beta": 2.0, "simpo_gamma": 1.0, "max_steps": 2}
+    m = train_preference("cpo", m_plus, make_pairs(16), str(out), cfg, str(tmp_path / "w"))
+    assert m["kind"] == "cpo" and m["method"] == "lora" and m["steps"] == 2
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == world["base"]
+    assert not same_weights(weights(out), weights(m_plus))
 
 
 def test_bfloat16_training_on_cpu(world, tmp_path):

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
+import yaml
+
 from tests.conftest import ROOT, run_snakemake
+from w2s import registry
+from w2s.config import merge_overlays, validate_config
+
+SCHEMA = ROOT / "config" / "schema.yaml"
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -39,20 +45,90 @@ def write_overlay(workdir: Path, name: str, text: str) -> str:
     return str(path)
 
 
+def default_experiment() -> dict:
+    """The tiny default's experiment as the workflow sees it (validated, defaults filled)."""
+    cfg = validate_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), SCHEMA)
+    (exp,) = cfg["experiments"].values()
+    return exp
+
+
 # ----------------------------------------------------------------------------- fast checks
 def test_dry_run_lists_every_stage(workflow_copy):
     res = dry_run(workflow_copy)
     assert res.returncode == 0, res.stderr
     stats = jobs_listed(res.stdout)
+    n_pref = len(default_experiment()["stage2"]["methods"])
     expected = {"build_toy_data": 1, "train_toy_tokenizer": 1, "pretrain_toy_model": 2, "prepare_dataset": 1,
                 "prepare_train_1": 1, "train_weak_sft": 1, "answer_train_2": 4, "sample_demonstrations": 1,
                 "consistency_filter": 2, "build_full_weak_set": 1, "build_ceiling_set": 1,
                 # 3 variants x 2 iterations + full weak FT + ceiling
-                "train_strong_sft": 8, "sample_answers": 1, "mine_pairs": 1, "train_preference": 2,
-                # weak floor, weak-ICL, full weak, 6 iteration models, DPO, ORPO, ceiling
-                "evaluate": 12, "grade_samples": 1}
+                "train_strong_sft": 8, "sample_answers": 1, "mine_pairs": 1, "train_preference": n_pref,
+                # weak floor, weak-ICL, full weak, 6 iteration models, each stage II method, ceiling
+                "evaluate": 10 + n_pref, "grade_samples": 1}
     for rule, count in expected.items():
         assert stats.get(rule) == count, (rule, stats)
+
+
+def test_each_seed_is_a_run_with_its_own_toy_world(workflow_copy):
+    overlay = write_overlay(workflow_copy, "seeds.yaml", "seeds: [0, 1]\n")
+    res = dry_run(workflow_copy, "--configfile", "config/config.yaml", overlay)
+    assert res.returncode == 0, res.stderr
+    stats = jobs_listed(res.stdout)
+    # The toy source follows the seed, so its data rules run per seed too; one table per experiment.
+    n_pref = len(default_experiment()["stage2"]["methods"])
+    for rule, count in {"build_toy_data": 2, "pretrain_toy_model": 4, "prepare_dataset": 2, "train_strong_sft": 16,
+                        "evaluate": 2 * (10 + n_pref), "train_preference": 2 * n_pref, "make_tables": 1}.items():
+        assert stats.get(rule) == count, (rule, stats)
+    for seed in (0, 1):
+        assert f"results/toy_world/seed{seed}/models/toy-strong" in res.stdout
+        assert f"results/data/toy/seed{seed}/train_2.jsonl" in res.stdout
+        assert f"results/toy/seed{seed}/toy-weak/eval/iter2-hybrid/toy.metrics.json" in res.stdout
+        assert f"results/toy/seed{seed}/ceiling/models/ceiling" in res.stdout
+
+
+NEW_METHOD = """\
+experiments:
+  toy:
+    stage2:
+      methods:
+        ipo-run:
+          trainer: dpo
+          loss_type: ipo
+          method: full
+          beta: 0.5
+        orpo: null
+"""
+
+
+def merged_config(*texts: str) -> dict:
+    """Config files merged as Snakemake merges --configfile overlays, then validated."""
+    return validate_config(merge_overlays(*map(yaml.safe_load, texts)), SCHEMA)
+
+
+def test_a_preference_method_is_a_config_entry(workflow_copy):
+    """A new stage II method by config only: its training and evaluation jobs and its table row
+    appear; `name: null` removes a method."""
+    overlay = write_overlay(workflow_copy, "new-method.yaml", NEW_METHOD)
+    res = dry_run(workflow_copy, "--configfile", "config/config.yaml", overlay)
+    assert res.returncode == 0, res.stderr
+    exp = merged_config((workflow_copy / "config/config.yaml").read_text(), NEW_METHOD)["experiments"]["toy"]
+    expected = list(exp["stage2"]["methods"])
+    assert "ipo-run" in expected and "orpo" not in expected
+    trained = set(re.findall(r"output: results/toy/seed0/toy-weak/models/([\w.-]+)\n", res.stdout))
+    evaluated = set(re.findall(r"results/toy/seed0/toy-weak/eval/([\w.-]+)/toy.metrics.json", res.stdout))
+    assert {m for m in trained if not m.startswith(("iter", "full_weak"))} == set(expected)
+    assert set(expected) <= evaluated and "orpo" not in evaluated
+    rows = registry.table_methods(exp)
+    assert [r["key"] for r in rows if r["stage"] == "stage II"] == expected
+    assert next(r for r in rows if r["key"] == "ipo-run")["label"] == "IPO"
+    assert rows[-1]["key"] == "ceiling"
+
+
+def test_example_adds_rpo_and_simpo(workflow_copy):
+    res = dry_run(workflow_copy, "--configfile", "config/config.yaml", "config/examples/toy-rpo-simpo.yaml")
+    assert res.returncode == 0, res.stderr
+    for method in ("rpo", "simpo"):
+        assert f"results/toy/seed0/toy-weak/eval/{method}/toy.metrics.json" in res.stdout
 
 
 def test_lint_and_format():
@@ -105,15 +181,39 @@ def test_malformed_dataset_file_names_file_and_line(workflow_copy, case):
     assert not (workflow_copy / "results/data/bad/train_2.jsonl").exists()
 
 
+def test_data_rules_normalise_a_labs_own_jsonl(workflow_copy):
+    """A dataset in no known layout, with its own field names, runs from a config entry only."""
+    raw = workflow_copy / "lab"
+    raw.mkdir()
+    splits = {"train_1": range(0, 6), "train_2": range(6, 10), "test": range(10, 13)}
+    for split, ids in splits.items():
+        (raw / f"{split}.jsonl").write_text("".join(
+            json.dumps({"uid": f"q{i}", "problem": f"What is {i} plus {i}?", "final": 2 * i,
+                        "work": f"{i} + {i} = {2 * i}."}) + "\n" for i in ids))
+    source = "".join(f"      {s}: {{path: {raw / s}.jsonl}}\n" for s in splits)
+    overlay = write_overlay(workflow_copy, "lab.yaml", (
+        "datasets:\n  lab:\n    task: gsm8k\n    format: jsonl\n"
+        "    fields: {id: uid, question: problem, answer: final, solution: work}\n"
+        "    answer_from: field\n    source:\n" + source))
+    res = run_snakemake(workflow_copy, "results/data/lab/train_2.jsonl", "results/data/lab/train_1.jsonl", "--cores",
+                        "1", "--configfile", "config/config.yaml", overlay, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = workflow_copy / "results/data/lab"
+    read = lambda name: [json.loads(line) for line in (out / name).open()]  # noqa: E731
+    assert read("train_2.jsonl") == [{"id": f"q{i}", "question": f"What is {i} plus {i}?"} for i in range(6, 10)]
+    assert read("train_2.gold.jsonl")[0] == {"id": "q6", "answer": "12", "solution": "6 + 6 = 12.\n#### 12"}
+    assert [r["id"] for r in read("train_1.jsonl")] == [f"q{i}" for i in range(6)]
+    assert [r["answer"] for r in read("test.jsonl")] == ["20", "22", "24"]
+
+
 # ----------------------------------------------------------------------------- the whole DAG
 @pytest.mark.slow
 def test_default_run_writes_tables_and_figure(e2e_run):
     for name in ("tables/toy.csv", "tables/toy.md", "figures/toy.png"):
         assert (e2e_run / "results" / name).stat().st_size > 0
     md = (e2e_run / "results/tables/toy.md").read_text()
-    for row in ("weak floor", "strong ceiling", "full weak FT", "weak-ICL", "weak-ft (iter 1)", "icl-ft (iter 2)",
-                "hybrid-ft (iter 2)", "DPO", "ORPO"):
-        assert row in md, row
+    for row in registry.table_methods(default_experiment()):
+        assert row["label"] in md, row
 
 
 @pytest.mark.slow
@@ -124,14 +224,15 @@ def test_second_run_has_nothing_to_do(e2e_run):
 
 @pytest.mark.slow
 def test_accuracies_equal_those_recomputed_from_predictions(e2e_run):
-    metrics_files = sorted((e2e_run / "results/toy").glob("*/eval/*/*.metrics.json"))
-    assert len(metrics_files) == 12
+    metrics_files = sorted((e2e_run / "results/toy/seed0").glob("*/eval/*/*.metrics.json"))
+    assert len(metrics_files) == 10 + len(default_experiment()["stage2"]["methods"])
     table = {}
     with open(e2e_run / "results/tables/toy.csv") as f:
         for row in csv.DictReader(f):
             table[row["key"]] = row
     for path in metrics_files:
         metrics = json.loads(path.read_text())
+        assert metrics["seed"] == 0 and metrics["exp"] == "toy"
         rows = [json.loads(line) for line in path.with_name(path.name.replace(".metrics.json", ".jsonl")).open()]
         recomputed = sum(r["correct"] for r in rows) / len(rows)
         assert metrics["accuracy"] == pytest.approx(recomputed)
@@ -141,7 +242,7 @@ def test_accuracies_equal_those_recomputed_from_predictions(e2e_run):
 
 @pytest.mark.slow
 def test_every_stage_got_non_empty_input(e2e_run):
-    res = e2e_run / "results/toy/toy-weak"
+    res = e2e_run / "results/toy/seed0/toy-weak"
     for i in (1, 2):
         assert json.loads((res / f"stage1/iter{i}/filter.json").read_text())["kept"] > 0
     assert json.loads((res / "stage2/pairs.json").read_text())["pairs"] > 0
@@ -163,15 +264,24 @@ def test_changing_tau_reruns_only_pairs_and_what_uses_them(e2e_run):
     stats = rerun_jobs(e2e_run, "experiments:\n  toy:\n    stage2:\n      tau: 0.7\n")
     # Pairs, the preference models trained on them, their evaluations, and the tables and figures
     # that read pairs, votes or evaluations; not sampling, stage I, or any other model.
+    n_pref = len(default_experiment()["stage2"]["methods"])
     assert {k: v for k, v in stats.items() if k != "total"} == {
-        "mine_pairs": 1, "train_preference": 2, "evaluate": 2, "make_tables": 1, "make_data_quality_table": 1,
-        "plot_vote_confidence": 1, "all": 1}, stats
+        "mine_pairs": 1, "train_preference": n_pref, "evaluate": n_pref, "make_tables": 1,
+        "make_data_quality_table": 1, "plot_vote_confidence": 1, "all": 1}, stats
 
 
 @pytest.mark.slow
-def test_changing_orpo_beta_does_not_rerun_dpo(e2e_run):
-    stats = rerun_jobs(e2e_run, "experiments:\n  toy:\n    orpo:\n      beta: 0.2\n")
+def test_changing_one_methods_beta_reruns_only_that_method(e2e_run):
+    first, *_ = default_experiment()["stage2"]["methods"]
+    stats = rerun_jobs(e2e_run, f"experiments:\n  toy:\n    stage2:\n      methods:\n        {first}:\n          beta: 0.2\n")
     assert {k: v for k, v in stats.items() if k != "total"} == {"train_preference": 1, "evaluate": 1, "make_tables": 1, "all": 1}
+
+
+@pytest.mark.slow
+def test_a_new_label_reruns_only_the_tables(e2e_run):
+    first, *_ = default_experiment()["stage2"]["methods"]
+    stats = rerun_jobs(e2e_run, f"experiments:\n  toy:\n    stage2:\n      methods:\n        {first}:\n          label: renamed\n")
+    assert {k: v for k, v in stats.items() if k != "total"} == {"make_tables": 1, "all": 1}, stats
 
 
 @pytest.mark.slow
@@ -187,6 +297,6 @@ def test_changing_weak_learning_rate_reruns_only_the_weak_chain(e2e_run):
 @pytest.mark.slow
 def test_comment_only_config_edit_reruns_nothing(e2e_run):
     text = (e2e_run / "config/config.yaml").read_text()
-    edited = re.sub(r"(?m)^seed: 0$", "seed: 0  # same seed", text, count=1)
+    edited = re.sub(r"(?m)^seeds: \[0\].*$", "seeds: [0]  # same seed", text, count=1)
     assert edited != text
     assert rerun_jobs(e2e_run, "# a comment\n" + edited) == {}

@@ -3,7 +3,10 @@
     w2s grade --task gsm8k answers.jsonl graded.jsonl      # rows with response + gold -> pred + correct
     w2s check-config config/config.yaml [overlay.yaml ...]  # schema + cross-reference check, no jobs
     w2s filter --task gsm8k train_2.jsonl weak.jsonl icl.jsonl OUTDIR
-    w2s mine-pairs --task gsm8k train_2.jsonl weak.jsonl samples.jsonl OUTDIR [--tau 0.6 ...]
+    w2s mine-pairs --task gsm8k train_2.jsonl weak.jsonl samples.jsonl OUTDIR [--tau T ...]
+
+Every option's default and allowed range are config/schema.yaml's (the same key the workflow reads),
+so a run by hand and a workflow run of the same step use the same values.
 """
 
 from __future__ import annotations
@@ -12,18 +15,42 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import registry
 from .io import InputError
+from .schema import SCHEMA_PATH, ConfigError, check_value, schema_default, schema_node
 
-SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+SCHEMA = SCHEMA_PATH
+_PARSERS = {"number": float, "integer": int}
 
 
-def _deep_merge(base: dict, overlay: dict) -> dict:
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
-        else:
-            base[key] = value
-    return base
+def _schema_type(path: str, as_list: bool = False):
+    """An argparse ``type`` that parses a value and checks it against the schema's key ``path``."""
+    node = schema_node(path)
+    parse = _PARSERS[(node["items"] if as_list else node)["type"]]
+
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        try:
+            check_value(path, [value] if as_list else value)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return value
+
+    return convert
+
+
+def _schema_option(parser, option: str, path: str, help: str | None = None, **kw) -> None:
+    """An option whose default and range are config/schema.yaml's key ``path``."""
+    if "default" in kw:
+        default, shown = kw.pop("default"), ""
+    else:
+        default = schema_default(path)
+        shown = f"default {default} "
+    parser.add_argument(option, type=_schema_type(path), default=default,
+                        help=f"{help + '; ' if help else ''}{shown}(config key {path})", **kw)
 
 
 def cmd_grade(args) -> int:
@@ -36,11 +63,10 @@ def cmd_grade(args) -> int:
 def cmd_check_config(args) -> int:
     import yaml
 
-    from .config import validate_config
+    from .config import merge_overlays, validate_config
 
-    config: dict = {}
-    for path in args.configs:  # later files override earlier ones, like Snakemake's --configfile
-        _deep_merge(config, yaml.safe_load(Path(path).read_text()) or {})
+    # Later files override earlier ones, like Snakemake's --configfile.
+    config = merge_overlays(*(yaml.safe_load(Path(path).read_text()) or {} for path in args.configs))
     validate_config(config, args.schema, check_paths=not args.no_path_check)
     print(f"config OK: {len(config['experiments'])} experiment(s), {len(config['models'])} model(s)")
     return 0
@@ -80,13 +106,13 @@ def cmd_mine_pairs(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2s", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    tasks = ["gsm8k", "math", "olympicarena"]
-    from .grading import MODES
+    tasks = list(registry.TASKS)
+    modes = list(registry.GRADING_MODES)
 
     p = sub.add_parser("grade", help="extract and grade final answers (rows with response and gold)")
     p.add_argument("--task", choices=tasks, required=True)
-    p.add_argument("--workers", type=int, default=1, help="grading processes")
-    p.add_argument("--mode", choices=MODES, default="equivalence",
+    _schema_option(p, "--workers", "grading.workers", help="grading processes")
+    p.add_argument("--mode", choices=modes, default=schema_default("grading.accuracy")[0],
                    help="equivalence (our grader) or paper (the paper code's decisions); exact grades like equivalence")
     p.add_argument("input")
     p.add_argument("output")
@@ -100,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("filter", help="stage I consistency filter -> weak/icl/hybrid SFT sets")
     p.add_argument("--task", choices=tasks, required=True)
-    p.add_argument("--mode", choices=MODES, default="equivalence")
+    p.add_argument("--mode", choices=modes, default=schema_default("grading.mode"))
     p.add_argument("questions")
     p.add_argument("weak")
     p.add_argument("icl")
@@ -109,11 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mine-pairs", help="stage II confidence vote and preference pairs")
     p.add_argument("--task", choices=tasks, required=True)
-    p.add_argument("--mode", choices=MODES, default="equivalence")
-    p.add_argument("--tau", type=float, default=0.6)
-    p.add_argument("--flip-threshold", type=float, default=0.8)
-    p.add_argument("--max-pairs", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mode", choices=modes, default=schema_default("grading.mode"))
+    _schema_option(p, "--tau", "experiments.*.stage2.tau")
+    _schema_option(p, "--flip-threshold", "experiments.*.stage2.flip_threshold")
+    _schema_option(p, "--max-pairs", "experiments.*.stage2.max_pairs", default=None,
+                   help="pairs per question; default: the task's (w2s.registry.TASKS)")
+    seed = schema_default("seeds")[0]
+    p.add_argument("--seed", type=_schema_type("seeds", as_list=True), default=seed,
+                   help=f"the run's seed; default {seed} (the first of seeds)")
     p.add_argument("questions")
     p.add_argument("weak")
     p.add_argument("samples")

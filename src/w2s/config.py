@@ -11,90 +11,77 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
-import jsonschema
-import yaml
-
+from . import registry
 from .models import check_local_model
+from .schema import (  # noqa: F401 - the config API: w2s.config.schema_default, validated, ...
+    SCHEMA_PATH,
+    ConfigError,
+    check_value,
+    keys_of,
+    load_schema,
+    problems_of,
+    schema_default,
+    validated,
+    validator_with_defaults,
+)
 
 RESERVED_NAMES = {"ceiling", "data", "tables", "figures", "toy_world", "logs", "benchmarks"}
-DEFAULT_MAX_PAIRS = {"gsm8k": 1, "math": 3, "olympicarena": 3}
 
 
-class ConfigError(ValueError):
-    """The config is invalid; the message names the key and what to do."""
+def merge_overlays(*configs: dict) -> dict:
+    """Config files merged as Snakemake merges ``--configfile`` overlays: mappings key by key, any
+    other value replaced (a list too). The inputs are left as they are."""
+
+    def merge(base: dict, overlay: dict) -> dict:
+        for key, value in overlay.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                merge(base[key], value)
+            else:
+                base[key] = copy.deepcopy(value)
+        return base
+
+    out: dict = {}
+    for config in configs:
+        merge(out, config)
+    return out
 
 
-def _resolve(schema_root: dict, sub: dict) -> dict:
-    while "$ref" in sub and "default" not in sub:
-        ref = sub["$ref"]
-        if not ref.startswith("#/"):
-            break
-        node = schema_root
-        for part in ref[2:].split("/"):
-            node = node[part]
-        sub = node
-    return sub
+def _drop_removed_methods(config: dict) -> None:
+    """``methods: {orpo: null}`` in an overlay removes a stage II method (YAML overlays only merge)."""
+    for exp in (config.get("experiments") or {}).values():
+        methods = ((exp or {}).get("stage2") or {}).get("methods") if isinstance(exp, dict) else None
+        if isinstance(methods, dict):
+            for name in [k for k, v in methods.items() if v is None]:
+                del methods[name]
 
 
-def _validator_with_defaults(schema: dict):
-    """A Draft 2020-12 validator that fills ``default`` values while it validates."""
-    base = jsonschema.Draft202012Validator
-    validate_properties = base.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, sub):
-        if isinstance(instance, dict):
-            for prop, prop_schema in properties.items():
-                target = _resolve(schema, prop_schema)
-                if prop not in instance and "default" in target:
-                    instance[prop] = copy.deepcopy(target["default"])
-        yield from validate_properties(validator, properties, instance, sub)
-
-    return jsonschema.validators.extend(base, {"properties": set_defaults})(schema)
-
-
-def _path(error: jsonschema.ValidationError) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
-
-
-def load_schema(path: str | Path) -> dict:
-    return yaml.safe_load(Path(path).read_text())
-
-
-def validate_config(config: dict, schema_path: str | Path, check_paths: bool = True) -> dict:
+def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH, check_paths: bool = True) -> dict:
     """Fill defaults into ``config`` in place, validate it, and check cross-references.
 
     Raises ConfigError with every problem found, one per line.
     """
     schema = load_schema(schema_path)
-    validator = _validator_with_defaults(schema)
-    # Defaults are filled during validation; a second pass validates the filled-in values.
-    list(validator.iter_errors(config))
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = []
-    for e in errors:
-        msg = e.message
-        if e.validator == "additionalProperties":
-            allowed = sorted((e.schema.get("properties") or {}).keys())
-            msg += f" (allowed keys: {', '.join(allowed)})" if allowed else ""
-        elif e.validator == "oneOf" and _path(e).endswith("source"):
-            msg = "must be 'toy' or a mapping with train_2, test (and train_1) sources, each {path: ...}"
-        problems.append(f"config error at {_path(e)}: {msg}")
+    _drop_removed_methods(config)
+    problems = problems_of(schema, validator_with_defaults(schema), config)
     if not problems:
-        problems = _cross_check(config, check_paths)
+        problems = _cross_check(config, check_paths, keys_of(schema, schema["$defs"]["training_keys"]))
     if problems:
         raise ConfigError("\n".join(problems) + "\nFix the config (config/config.yaml or your --configfile overlay); "
                           "config/schema.yaml documents every key.")
     return config
 
 
-def _cross_check(config: dict, check_paths: bool) -> list[str]:
+def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> list[str]:
     problems = []
     datasets, models = config["datasets"], config["models"]
     for name in [*datasets, *models, *config["experiments"]]:
         if name in RESERVED_NAMES:
             problems.append(f"config error at {name}: '{name}' is a reserved name (used for folders); rename it.")
+    for name, dataset in datasets.items():
+        problems += _check_dataset(dataset, f"datasets.{name}")
     for name, model in models.items():
         if model["path"] == "toy" and "toy" not in model:
             problems.append(f"config error at models.{name}.toy: a model with path 'toy' needs its toy architecture.")
@@ -121,19 +108,82 @@ def _cross_check(config: dict, check_paths: bool) -> list[str]:
             problems.append(f"config error at {where}.weak: the strong model '{exp['strong']}' is also listed as weak.")
         dataset = datasets[exp["dataset"]]
         if dataset["source"] != "toy" and "train_1" not in dataset["source"]:
-            needs = [w for w in exp["weak"] if w in models and models[w].get("finetune", True)]
+            needs = [w for w in exp["weak"] if w in models and models[w]["finetune"]]
             if needs:
                 problems.append(f"config error at datasets.{exp['dataset']}.source.train_1: weak model(s) "
                                 f"{', '.join(needs)} are fine-tuned on train_1, but the dataset has none "
                                 "(set finetune: false to use them as is).")
         stage2 = exp["stage2"]
-        stage2.setdefault("max_pairs", DEFAULT_MAX_PAIRS[dataset["task"]])
+        # The one default that depends on another key: the paper's pairs per question of the task.
+        stage2.setdefault("max_pairs", registry.TASKS[dataset["task"]].max_pairs)
         if stage2["flip_threshold"] < stage2["tau"]:
             problems.append(f"config error at {where}.stage2.flip_threshold: {stage2['flip_threshold']} is below "
                             f"tau ({stage2['tau']}); the flip rule only applies above tau.")
-        for method in exp["methods"]:
-            if "beta" not in exp[method]:
-                exp[method]["beta"] = 0.1
+        problems += _check_stage2_methods(stage2["methods"], f"{where}.stage2.methods", training_keys)
+    return problems
+
+
+def _check_dataset(dataset: dict, where: str) -> list[str]:
+    """A dataset's format takes the field mapping and answer rule it needs, and only then."""
+    # A default that depends on another key: the task's own raw format.
+    fmt = dataset.setdefault("format", registry.TASKS[dataset["task"]].format)
+    mapped = registry.FORMATS[fmt].mapped
+    problems = []
+    for key in ("fields", "answer_from"):
+        if mapped and key not in dataset:
+            problems.append(f"config error at {where}.{key}: format '{fmt}' needs it ({_MAPPED_HELP}).")
+        elif not mapped and key in dataset:
+            problems.append(f"config error at {where}.{key}: only format jsonl takes a field mapping; "
+                            f"this dataset's format is '{fmt}' (set format: jsonl, or remove the key).")
+    if problems or not mapped:
+        return problems
+    rule, fields = dataset["answer_from"], dataset["fields"]
+    needs = "answer" if rule == "field" else "solution"
+    if needs not in fields:
+        problems.append(f"config error at {where}.fields.{needs}: answer_from {rule!r} reads the {needs} field; "
+                        f"name the raw field that holds it.")
+    if isinstance(rule, dict) and "regex" in rule:
+        try:
+            re.compile(rule["regex"])
+        except re.error as e:
+            problems.append(f"config error at {where}.answer_from.regex: not a valid regular expression ({e}).")
+    return problems
+
+
+_MAPPED_HELP = ("fields: {question: <raw field>, answer: ..., solution: ..., id: ...}; "
+                "answer_from: field | boxed | {after: <marker>} | {regex: <pattern>}")
+
+
+def _check_stage2_methods(methods: dict, where: str, training_keys: set[str]) -> list[str]:
+    problems = []
+    for name, entry in methods.items():
+        if registry.reserved_method_key(name):
+            problems.append(f"config error at {where}.{name}: '{name}' is the name of a baseline or stage I model; "
+                            "rename the method.")
+        problems += stage2_method_problems(entry["trainer"], entry, f"{where}.{name}", training_keys)
+    return problems
+
+
+def stage2_method_problems(trainer: str, entry: dict, where: str, training_keys: set[str] | None = None) -> list[str]:
+    """A stage II method's options belong to its trainer and take values the registry allows."""
+    if training_keys is None:
+        root = load_schema()
+        training_keys = keys_of(root, root["$defs"]["training_keys"])
+    spec = registry.PREFERENCE_TRAINERS[trainer]
+    problems = []
+    for key, value in entry.items():
+        if key in training_keys or key in ("trainer", "label"):
+            continue
+        if key not in spec.options:
+            takers = [t for t, s in registry.PREFERENCE_TRAINERS.items() if key in s.options]
+            problems.append(f"config error at {where}.{key}: not an option of trainer '{trainer}' "
+                            f"(its options: {', '.join(spec.options)}; '{key}' is taken by {', '.join(takers)}).")
+            continue
+        allowed = spec.options[key]
+        bad = [v for v in (value if isinstance(value, list) else [value]) if allowed is not None and v not in allowed]
+        if bad:
+            problems.append(f"config error at {where}.{key}: {', '.join(map(repr, bad))} not allowed for "
+                            f"trainer '{trainer}' (allowed: {', '.join(allowed)}).")
     return problems
 
 

@@ -41,7 +41,7 @@ def _records(q: dict, weak_response: str, icl_response: str, weak_answer: str, i
 
 
 def consistency_filter(
-    questions: list[dict], weak: list[dict], icl: list[dict], task: str, mode: str = "equivalence",
+    questions: list[dict], weak: list[dict], icl: list[dict], task: str, mode: str = grading.DEFAULT_MODE,
     pad_to: int | None = None, seed: int = 0,
 ) -> tuple[dict[str, list[dict]], dict]:
     """Return the three SFT sets (prompt/completion records) and a summary.

@@ -9,6 +9,10 @@ strong ceiling and for analysis (``train_2.gold.jsonl``).
 Sources (one per split in the config): a local JSON/JSONL/Parquet file, an http(s) URL of one,
 or a Hugging Face dataset ``hf://owner/name`` with ``config`` / ``split`` (several configs are
 concatenated, as OlympicArena's subjects are).
+
+How raw rows become normalised rows is the dataset's ``format`` (w2s.registry.FORMATS): the
+GSM8K, MATH and OlympicArena layouts, or ``jsonl``, any rows with a field mapping and an answer
+rule (``normalise_mapped``). The ``task`` decides the answer key of the gold target.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+from . import registry
 from .io import InputError, iter_jsonl
 from .prompts import ANSWER_KEYS, gold_target
 
@@ -140,7 +145,60 @@ def normalise_olympicarena(raw: dict, index: int, where: str) -> dict | None:
     return row
 
 
-NORMALISERS = {"gsm8k": normalise_gsm8k, "math": normalise_math, "olympicarena": normalise_olympicarena}
+def _raw_field(raw: dict, field: str, where: str) -> str:
+    value = raw.get(field)
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise InputError(f"{where}: field '{field}' must be a string or a number, got {type(value).__name__}.")
+    return value.strip()
+
+
+def extract_gold(rule, answer: str, solution: str) -> str:
+    """The final gold answer by the dataset's ``answer_from`` rule (see config/schema.yaml)."""
+    if rule == "field":
+        return answer
+    if rule == "boxed":
+        return last_boxed(solution)
+    if "after" in rule:
+        return solution.rsplit(rule["after"], 1)[1].strip() if rule["after"] in solution else ""
+    matches = list(re.finditer(rule["regex"], solution))
+    if not matches:
+        return ""
+    last = matches[-1]
+    return (last.group(1) if last.re.groups else last.group(0)).strip()
+
+
+def normalise_mapped(raw: dict, index: int, where: str, rule: dict) -> dict:
+    """Format ``jsonl``: ``rule["fields"]`` names the raw fields, ``rule["answer_from"]`` the answer."""
+    fields, task = rule["fields"], rule["task"]
+    question = _raw_field(raw, fields["question"], where)
+    if not question:
+        raise InputError(f"{where}: no question in field '{fields['question']}' (fields present: "
+                         f"{', '.join(sorted(raw)) or 'none'}). Check datasets.<name>.fields.question.")
+    solution = _raw_field(raw, fields["solution"], where) if "solution" in fields else ""
+    answer = extract_gold(rule["answer_from"], _raw_field(raw, fields.get("answer", ""), where), solution)
+    if not answer:
+        raise InputError(f"{where}: no final answer by answer_from {rule['answer_from']!r} "
+                         f"(fields {', '.join(f for f in (fields.get('answer'), fields.get('solution')) if f)}).")
+    row_id = _raw_field(raw, fields["id"], where) if "id" in fields else ""
+    return {"id": row_id or f"row-{index}", "question": question, "answer": answer,
+            "solution": gold_target(solution, answer, task)}
+
+
+def _normaliser(dataset: dict):
+    spec = registry.FORMATS[dataset["format"]]
+    fn = registry.load(spec.normaliser)
+    return (lambda raw, index, where: fn(raw, index, where, dataset)) if spec.mapped else fn
+
+
+def dataset_rule(dataset: str | dict) -> dict:
+    """A datasets.<name> block (task, format, fields, answer_from), or a task name in its own format."""
+    if isinstance(dataset, str):
+        return {"task": dataset, "format": registry.TASKS[dataset].format}
+    return {**dataset, "format": dataset.get("format") or registry.TASKS[dataset["task"]].format}
 
 
 def _load_hf(spec: dict) -> Iterable[dict]:
@@ -167,8 +225,12 @@ def _load_file(path: Path) -> Iterable[dict]:
         yield from iter_jsonl(path)
 
 
-def load_source(spec: dict, cache_dir: str | Path | None = None) -> Iterable[dict]:
-    """Raw rows of one split source: ``{"path": local | http(s)://... | hf://owner/name, ...}``."""
+def load_source(spec: dict, cache_dir: str | Path | None = None, key: str = "datasets.<name>.source.<split>.path"
+                ) -> Iterable[dict]:
+    """Raw rows of one split source: ``{"path": local | http(s)://... | hf://owner/name, ...}``.
+
+    ``key``: the config key that gave the path, for the message when the file is missing.
+    """
     path = spec["path"]
     if path.startswith("hf://"):
         yield from _load_hf(spec)
@@ -186,17 +248,22 @@ def load_source(spec: dict, cache_dir: str | Path | None = None) -> Iterable[dic
         return
     local = Path(path)
     if not local.exists():
-        raise InputError(f"dataset source '{path}': file not found. Fix the path in the config (datasets.*.splits).")
+        raise InputError(f"dataset source '{path}': file not found. Fix the path in the config ({key}).")
     yield from _load_file(local)
 
 
-def normalise_split(task: str, spec: dict, split: str) -> list[dict]:
-    """Load one split and normalise it; ``spec`` may carry ``limit`` (first N rows) and ``filter``."""
-    normalise = NORMALISERS[task]
+def normalise_split(dataset: str | dict, spec: dict, split: str, name: str = "<name>") -> list[dict]:
+    """Load one split and normalise it; ``spec`` may carry ``limit`` (first N rows) and ``subjects``.
+
+    ``dataset``: the datasets.<name> config block (task, format, fields, answer_from), or a task
+    name for a source in that task's own format. ``name``: the dataset's name, for messages.
+    """
+    rule = dataset_rule(dataset)
+    task, normalise = rule["task"], _normaliser(rule)
     rows: list[dict] = []
     where_base = spec["path"]
     subjects = spec.get("subjects")
-    for index, raw in enumerate(load_source(spec)):
+    for index, raw in enumerate(load_source(spec, key=f"datasets.{name}.source.{split}.path")):
         if not isinstance(raw, dict):
             raise InputError(f"{where_base}, row {index + 1}: expected an object, got {type(raw).__name__}.")
         if subjects and raw.get("subject") not in subjects:
@@ -213,10 +280,10 @@ def normalise_split(task: str, spec: dict, split: str) -> list[dict]:
         if row["id"] in seen:
             raise InputError(f"{where_base}: duplicate id {row['id']!r} (rows {seen[row['id']] + 1} and {i + 1}).")
         seen[row["id"]] = i
-    if split != "train_2" and task in ("gsm8k", "math"):
-        key = ANSWER_KEYS[task]
-        if not any(key in r["solution"] for r in rows):
-            raise InputError(f"{where_base}: no gold solution contains the answer key '{key}'.")
+    key = ANSWER_KEYS[task]
+    solved = [r for r in rows if r["solution"]]
+    if split != "train_2" and solved and not any(key in r["solution"] for r in solved):
+        raise InputError(f"{where_base}: no gold solution contains the answer key '{key}'.")
     return rows
 
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from . import grading
+from .config import schema_default
 from .data import gold_of
 from .io import read_jsonl, write_json, write_jsonl
 from .metrics import accuracy, mean_pass_at_k
@@ -38,7 +39,7 @@ def grading_rows(test: list[dict], responses: Mapping[str, str]) -> list[dict]:
 def evaluate(
     test_path: str, demos_path: str | None, model: str, task: str, engine: dict, sampling: dict, gpus: int,
     work_dir: str, threads: int, workers: int, predictions_path: str, metrics_path: str, info: Mapping,
-    modes: tuple[str, ...] = ("equivalence",),
+    modes: tuple[str, ...] = tuple(schema_default("grading.accuracy")),
 ) -> dict:
     """Greedy answers (resumable in ``work_dir``), graded under each of ``modes`` (the first is
     the table's main accuracy); returns and writes the metrics."""

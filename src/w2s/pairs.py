@@ -19,7 +19,8 @@ import hashlib
 import random
 from collections import Counter
 
-from . import grading
+from . import grading, registry
+from .config import schema_default
 from .prompts import completion, prompt_for
 
 # The decision recorded per question in the votes (and the kind of each pair), in the order the
@@ -62,62 +63,72 @@ def mine_pairs(
     weak: list[dict],
     samples: list[dict],
     task: str,
-    tau: float = 0.6,
-    flip_threshold: float = 0.8,
-    max_pairs: int = 1,
-    mode: str = "equivalence",
+    tau: float = schema_default("experiments.*.stage2.tau"),
+    flip_threshold: float = schema_default("experiments.*.stage2.flip_threshold"),
+    max_pairs: int | None = None,
+    mode: str = grading.DEFAULT_MODE,
     seed: int = 0,
 ) -> tuple[list[dict], list[dict], dict]:
-    """Return (pairs, votes, summary). Pairs are prompt/chosen/rejected records for TRL."""
+    """Return (pairs, votes, summary). Pairs are prompt/chosen/rejected records for TRL.
+
+    Defaults are config/schema.yaml's; ``max_pairs`` None: the task's (w2s.registry.TASKS).
+    """
+    if max_pairs is None:
+        max_pairs = registry.TASKS[task].max_pairs
     weak_by_id = {r["id"]: r["response"] for r in weak}
     samples_by_id = {r["id"]: r["responses"] for r in samples}
     pairs: list[dict] = []
     votes: list[dict] = []
     decisions: Counter = Counter()
     for q in questions:
-        qid = q["id"]
-        responses = samples_by_id[qid]
-        weak_response = weak_by_id[qid]
-        preds = [grading.matching_answer(r, task, mode) for r in responses]
-        weak_pred = grading.matching_answer(weak_response, task, mode)
-        # Group the weak answer with the samples so "weak == majority" uses the same equivalence,
-        # with the question's answer type where the dataset has one (OlympicArena).
-        all_labels = grading.group_answers(preds + [weak_pred], task, mode=mode,
-                                           answer_type=q.get("answer_type") or None,
-                                           type_sequence=q.get("type_sequence") or None)
-        labels, weak_label = all_labels[:-1], all_labels[-1]
-        majority, confidence = majority_vote(labels)
-        majority_pred = preds[labels.index(majority)] if majority != -1 else ""
-        rng = random.Random(question_seed(seed, qid))
-        prompt = prompt_for(q)
-        if confidence < tau:
-            decision = "low_confidence"
-        elif majority == -1 or not majority_pred:
-            decision = "empty_majority"
-        elif weak_pred and weak_label == majority:
-            disagreeing = [r for r, lab in zip(responses, labels) if lab != majority]
-            if not disagreeing:
-                decision = "too_easy"
-            else:
-                decision = "weak_chosen"
-                for rejected in _distinct(disagreeing, max_pairs, rng):
-                    pairs.append({"id": qid, "prompt": prompt, "chosen": completion(weak_response),
-                                  "rejected": completion(rejected), "kind": decision, "confidence": confidence,
-                                  "chosen_answer": weak_pred,
-                                  "rejected_answer": grading.matching_answer(rejected, task, mode)})
-        elif confidence >= flip_threshold:
-            decision = "weak_rejected"
-            agreeing = [r for r, lab in zip(responses, labels) if lab == majority]
-            for chosen in _distinct(agreeing, max_pairs, rng):
-                pairs.append({"id": qid, "prompt": prompt, "chosen": completion(chosen),
-                              "rejected": completion(weak_response), "kind": decision, "confidence": confidence,
-                              "chosen_answer": majority_pred, "rejected_answer": weak_pred})
-        else:
-            decision = "uncertain_disagreement"
-        decisions[decision] += 1
-        votes.append({"id": qid, "majority": majority_pred, "confidence": confidence, "weak_answer": weak_pred,
-                      "decision": decision})
+        vote, mined = _question_pairs(q, samples_by_id[q["id"]], weak_by_id[q["id"]], task, tau, flip_threshold,
+                                      max_pairs, mode, seed)
+        decisions[vote["decision"]] += 1
+        votes.append(vote)
+        pairs += mined
     summary = {"questions": len(questions), "pairs": len(pairs), "decisions": dict(sorted(decisions.items())),
                "tau": tau, "flip_threshold": flip_threshold, "max_pairs": max_pairs, "mode": mode,
                "grader": grading.grader_id(mode)}
     return pairs, votes, summary
+
+
+def _question_pairs(q: dict, responses: list[str], weak_response: str, task: str, tau: float, flip_threshold: float,
+                    max_pairs: int, mode: str, seed: int) -> tuple[dict, list[dict]]:
+    """One question's vote (with the decision METHOD.md's rules take) and its pairs."""
+    qid = q["id"]
+    preds = [grading.matching_answer(r, task, mode) for r in responses]
+    weak_pred = grading.matching_answer(weak_response, task, mode)
+    # Group the weak answer with the samples so "weak == majority" uses the same equivalence,
+    # with the question's answer type where the dataset has one (OlympicArena).
+    all_labels = grading.group_answers(preds + [weak_pred], task, mode=mode,
+                                       answer_type=q.get("answer_type") or None,
+                                       type_sequence=q.get("type_sequence") or None)
+    labels, weak_label = all_labels[:-1], all_labels[-1]
+    majority, confidence = majority_vote(labels)
+    majority_pred = preds[labels.index(majority)] if majority != -1 else ""
+    rng = random.Random(question_seed(seed, qid))
+    prompt = prompt_for(q)
+    pairs = []
+    if confidence < tau:
+        decision = "low_confidence"
+    elif majority == -1 or not majority_pred:
+        decision = "empty_majority"
+    elif weak_pred and weak_label == majority:
+        disagreeing = [r for r, lab in zip(responses, labels) if lab != majority]
+        decision = "weak_chosen" if disagreeing else "too_easy"
+        for rejected in _distinct(disagreeing, max_pairs, rng):
+            pairs.append({"id": qid, "prompt": prompt, "chosen": completion(weak_response),
+                          "rejected": completion(rejected), "kind": decision, "confidence": confidence,
+                          "chosen_answer": weak_pred, "rejected_answer": grading.matching_answer(rejected, task, mode)})
+    elif confidence >= flip_threshold:
+        decision = "weak_rejected"
+        agreeing = [r for r, lab in zip(responses, labels) if lab == majority]
+        for chosen in _distinct(agreeing, max_pairs, rng):
+            pairs.append({"id": qid, "prompt": prompt, "chosen": completion(chosen),
+                          "rejected": completion(weak_response), "kind": decision, "confidence": confidence,
+                          "chosen_answer": majority_pred, "rejected_answer": weak_pred})
+    else:
+        decision = "uncertain_disagreement"
+    vote = {"id": qid, "majority": majority_pred, "confidence": confidence, "weak_answer": weak_pred,
+            "decision": decision}
+    return vote, pairs

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from .registry import TASKS as _TASKS
+
 # Generation stops at a runaway next question or answer, as in the paper's code.
 STOP_STRINGS = ("Question", "Answer")
 
-# The phrase that introduces the final answer in a gold target, per task.
-ANSWER_KEYS = {"gsm8k": "####", "math": "The answer is:", "olympicarena": "The final answer is"}
+# The phrase that introduces the final answer in a gold target, per task (w2s.registry.TASKS).
+ANSWER_KEYS = {name: task.answer_key for name, task in _TASKS.items()}
 
 TASKS = tuple(ANSWER_KEYS)
 
@@ -78,6 +80,8 @@ def gold_target(solution: str, answer: str, task: str) -> str:
     """The gold SFT target: the solution ending with the task's answer key and the answer."""
     key = ANSWER_KEYS[task]
     solution = solution.strip()
+    if not solution:  # a dataset with final answers only (format jsonl without a solution field)
+        return f"{key} {answer}"
     if task == "gsm8k":
         # GSM8K solutions already end with "#### N"; the normaliser strips <<calc>> notes.
         return solution if key in solution else f"{solution}\n{key} {answer}"

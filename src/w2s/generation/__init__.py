@@ -9,15 +9,14 @@ Public API::
 
 ``engine`` is the config's backend block: {"backend": "transformers" | "vllm", "batch_size",
 "dtype", "tensor_parallel_size", "gpu_memory_utilization", "max_model_len",
-"enable_prefix_caching"}; missing keys take ``ENGINE_DEFAULTS``. torch and vLLM are imported only
+"enable_prefix_caching", ...}; missing keys take config/schema.yaml's defaults (``$defs.generation``). torch and vLLM are imported only
 when a backend is made.
 """
 
-from .common import ENGINE_DEFAULTS, Completion, Counters, SamplingConfig, cut_at_stop, derive_seed, engine_settings
+from .common import Completion, Counters, SamplingConfig, cut_at_stop, derive_seed, engine_settings
 from .job import generate_file, make_backend
 
 __all__ = [
-    "ENGINE_DEFAULTS",
     "Completion",
     "Counters",
     "SamplingConfig",

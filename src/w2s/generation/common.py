@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from w2s.config import validated
 from w2s.prompts import STOP_STRINGS
 
 
@@ -54,35 +55,17 @@ class SamplingConfig:
         }
 
 
-ENGINE_DEFAULTS = {
-    "backend": "transformers",
-    # transformers: sequences decoded together (prompts per batch = batch_size // n, at least 1).
-    "batch_size": 16,
-    "dtype": "auto",
-    "tensor_parallel_size": 1,
-    "gpu_memory_utilization": 0.9,
-    "max_model_len": None,
-    "enable_prefix_caching": True,
-    # vLLM schedules its own batches; requests are handed over in chunks of this many so that an
-    # interrupted job keeps the finished chunks (resume granularity).
-    "chunk_size": 512,
-    "progress": True,
-    # transformers: batches of similar prompt length (False: request order; for benchmarks).
-    "group_by_length": True,
-}
-
-BACKENDS = ("transformers", "vllm")
+# Set by the calling code (tests, benchmarks, the job), not by the config.
+RUNTIME_ENGINE_KEYS = ("device", "work_dir", "progress")
 
 
 def engine_settings(engine: dict | None) -> dict:
-    """The engine dict from config with defaults for missing keys; rejects unknown backends."""
-    merged = dict(ENGINE_DEFAULTS)
-    merged.update({k: v for k, v in (engine or {}).items() if v is not None})
-    if merged["backend"] not in BACKENDS:
-        raise ValueError(f"engine.backend must be one of {', '.join(BACKENDS)}, got {merged['backend']!r}.")
-    if not isinstance(merged["batch_size"], int) or merged["batch_size"] < 1:
-        raise ValueError(f"engine.batch_size must be a positive integer, got {merged['batch_size']!r}.")
-    return merged
+    """The config's generation block, checked against config/schema.yaml (``$defs.generation``)
+    with its defaults filled; unset (None) keys take the defaults. Raises ValueError (ConfigError)."""
+    engine = {k: v for k, v in (engine or {}).items() if v is not None}
+    runtime = {k: engine.pop(k) for k in RUNTIME_ENGINE_KEYS if k in engine}
+    runtime.setdefault("progress", True)
+    return {**validated("generation", engine, "engine"), **runtime}
 
 
 def derive_seed(seed: int, key: str | int) -> int:
@@ -174,7 +157,7 @@ class Backend:
         prep = self.prepare(prompts, sampling)
         results: list[list[Completion] | None] = [None] * len(prompts)
         with tqdm(total=len(prompts), desc=f"generate ({self.name})", unit="prompt", file=sys.stderr,
-                  disable=not self.engine.get("progress", True)) as bar:
+                  disable=not self.engine["progress"]) as bar:
             for batch in prep.batches:
                 outs = self.run_batch(prep, batch, sampling, [seeds[i] for i in batch])
                 for i, out in zip(batch, outs, strict=True):

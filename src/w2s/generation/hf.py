@@ -21,56 +21,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from pathlib import Path
 
-from w2s.models import resolve_model
+from w2s.loading import load_for_inference
 
 from .common import Backend, Completion, Counters, Prepared, SamplingConfig, check_batches, cut_at_stop, derive_seed, engine_settings
 
 # Shorter common prefixes are not worth a separate forward pass and a cache copy per batch.
 MIN_SHARED_PREFIX = 8
-
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
-
-
-def has_tokenizer(folder: str | Path) -> bool:
-    return any((Path(folder) / f).is_file() for f in _TOKENIZER_FILES)
-
-
-def tokenizer_source(model: str) -> str:
-    """An adapter folder's own tokenizer when training saved one there, else the base model's."""
-    ref = resolve_model(model)
-    return ref.adapter if ref.adapter and has_tokenizer(ref.adapter) else ref.base
-
-
-def load_model_and_tokenizer(model: str, dtype_name: str = "auto", device=None):
-    """Base weights, plus a PEFT adapter merged into them when ``model`` is an adapter folder."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    ref = resolve_model(model)
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(model))
-    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if dtype_name == "auto":
-        # On a CPU half precision is slow and coarse; on a GPU use the checkpoint's own dtype.
-        dtype = "auto" if device.type == "cuda" else torch.float32
-    elif dtype_name in dtypes:
-        dtype = dtypes[dtype_name]
-    else:
-        raise ValueError(f"engine.dtype must be one of auto, {', '.join(dtypes)}; got {dtype_name!r}.")
-    lm = AutoModelForCausalLM.from_pretrained(ref.base, dtype=dtype)
-    if ref.adapter:
-        from peft import PeftModel
-
-        # Training may have added tokens (a pad token): grow the base embeddings to match first.
-        if len(tokenizer) > lm.get_input_embeddings().weight.shape[0]:
-            lm.resize_token_embeddings(len(tokenizer))
-        # Merged once at load: inference then costs what the base model costs.
-        lm = PeftModel.from_pretrained(lm, ref.adapter).merge_and_unload()
-    lm.to(device).eval()
-    return lm, tokenizer
-
 
 def eos_token_ids(model, tokenizer) -> set[int]:
     """Every id that ends a sequence: the generation config's (may be a list) and the tokenizer's."""
@@ -114,12 +71,9 @@ class TransformersBackend(Backend):
         self.engine = engine_settings(engine)
         torch.set_num_threads(max(1, int(threads)))
         self.device = torch.device(self.engine.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model, self.tokenizer = load_model_and_tokenizer(model, self.engine["dtype"], self.device)
-        if self.tokenizer.pad_token is None:
-            # The pad id only fills masked positions here, so end-of-sequence is a safe stand-in;
-            # adding a token would change the vocabulary the model was trained with.
-            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        # The pad id only fills masked positions here (w2s.loading's pad-token policy).
+        self.model, self.tokenizer = load_for_inference(model, self.engine["dtype"], self.device)
+        self.pad_id = self.tokenizer.pad_token_id
         self.eos_ids = eos_token_ids(self.model, self.tokenizer)
         vocab = self.model.get_output_embeddings().weight.shape[0]
         self.is_eos = torch.zeros(max(vocab, len(self.tokenizer)), dtype=torch.bool)
@@ -149,7 +103,7 @@ class TransformersBackend(Backend):
             if prefix < MIN_SHARED_PREFIX:
                 prefix = 0
         per_batch = max(1, self.engine["batch_size"] // sampling.n)
-        if self.engine.get("group_by_length", True):
+        if self.engine["group_by_length"]:
             batches = length_grouped_batches([len(t) - prefix for t in token_ids], per_batch)
         else:  # request order, for benchmarks of what grouping buys
             batches = [list(range(k, min(k + per_batch, len(token_ids)))) for k in range(0, len(token_ids), per_batch)]
@@ -236,6 +190,11 @@ class TransformersBackend(Backend):
         return pick if order is None else order.gather(-1, pick[:, None]).squeeze(-1)
 
     def run_batch(self, prep: Prepared, batch: list[int], sampling: SamplingConfig, seeds: list[int]) -> list[list[Completion]]:
+        """Decode one planned batch (the module docstring lists what the loop adds to transformers).
+
+        Long on purpose: every decoding step updates the cache, the live rows, their generators and
+        stop state together; split into functions, each step would hand all of them back and forth.
+        """
         torch = self.torch
         dev = self.device
         P = prep.prefix_len

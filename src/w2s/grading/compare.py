@@ -304,7 +304,8 @@ def _bound_equal(g: str, p: str, ck: Checker) -> bool:
 
 
 def typed_equal(gold, pred: str, kind: str, seq: list[str | None], ck: Checker) -> bool:
-    """One OlympicArena answer type; see the package docstring for the rules."""
+    """One OlympicArena answer type; see the package docstring for the rules. Long on purpose:
+    one branch per answer type, each a few lines, read best side by side."""
     if not pred:
         return False
     if kind in ("SC", "MC"):

@@ -75,7 +75,7 @@ def read_pairs(path: str | Path) -> list[dict]:
 def _read_weak(parts: Mapping, task: str) -> dict:
     """Every file of one (seed, weak model): answers extracted, sets, votes and pairs as records."""
     read = {"sides": {}, "sets": {}, "votes": None, "pairs": None}
-    for it_key in sorted(parts.get("iterations", {}), key=int):
+    for it_key in sorted(parts["iterations"], key=int):
         it, files = int(it_key), parts["iterations"][it_key]
         for side in SIDE_LABELS:
             answers = read_jsonl(files[side], {"id": str, "response": str})
@@ -274,7 +274,7 @@ def _layout_paths(layout: Mapping) -> list[str]:
     paths = []
     for by_weak in layout.values():
         for parts in by_weak.values():
-            for files in parts.get("iterations", {}).values():
+            for files in parts["iterations"].values():
                 paths += [files["weak"], files["icl"], *files["sets"].values()]
                 paths += [files["filter"]] if files.get("filter") else []
             paths += [parts[k] for k in ("votes", "pairs") if parts.get(k)]

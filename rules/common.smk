@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from w2s.config import canonical, validate_config  # noqa: E402
+from w2s.models import MODEL_CARD, TRAINING_RECORD  # noqa: E402
 
 # Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds.
 validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
@@ -99,7 +100,7 @@ def weak_model_path(exp, weak):
 
 def weak_model_input(exp, weak):
     if model_cfg(weak)["finetune"]:
-        return [weak_model_path(exp, weak)]
+        return [training_record(weak_model_path(exp, weak))]
     return base_model_input(weak)
 
 
@@ -125,9 +126,21 @@ def method_model(exp, owner, method):
     return trained_model_path(exp, owner, method), strong
 
 
+def training_record(folder):
+    """A trained model's folder is known to the DAG by the record its training job writes last
+    (w2s.models.TRAINING_RECORD), not as a directory(): the model card written into the folder
+    after evaluation (rules/release.smk) is then no new input to anything."""
+    return f"{folder}/{TRAINING_RECORD}"
+
+
 def model_input_for(path):
-    """A path is an input only when a rule of this workflow makes it."""
-    return [path] if path.startswith(f"{RESULTS}/") else []
+    """A path is an input only when a rule of this workflow makes it; a toy base model as its
+    folder, a trained model through its training record."""
+    if not path.startswith(f"{RESULTS}/"):
+        return []
+    if path.startswith(f"{RESULTS}/toy_world/"):
+        return [path]
+    return [training_record(path)]
 
 
 # ---------------------------------------------------------------- resources
@@ -209,6 +222,10 @@ def uses_demonstrations(wc):
 
 def m_plus(wc):
     return trained_model_path(wc.exp, wc.weak, f"iter{last_iter(wc)}-hybrid")
+
+
+def m_plus_input(wc):
+    return training_record(m_plus(wc))
 
 
 def eval_model(wc):

@@ -84,7 +84,7 @@ rule train_strong_sft:
         train=f"{RESULTS}/{{exp}}/{{owner}}/sft_sets/{{sftset}}.jsonl",
         model=lambda wc: model_input_for(base_model_path(the_strong(wc))),
     output:
-        directory(f"{RESULTS}/{{exp}}/{{owner}}/models/{{sftset}}"),
+        f"{RESULTS}/{{exp}}/{{owner}}/models/{{sftset}}/{TRAINING_RECORD}",
     log:
         f"{RESULTS}/logs/{{exp}}/{{owner}}/train_strong_sft.{{sftset}}.log",
     benchmark:

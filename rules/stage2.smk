@@ -5,7 +5,7 @@
 rule sample_answers:
     input:
         questions=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_2.jsonl",
-        model=m_plus,
+        model=m_plus_input,
     output:
         f"{RESULTS}/{{exp}}/{{weak}}/stage2/samples.jsonl",
     log:
@@ -67,9 +67,9 @@ rule mine_pairs:
 rule train_preference:
     input:
         pairs=f"{RESULTS}/{{exp}}/{{weak}}/stage2/pairs.jsonl",
-        model=m_plus,
+        model=m_plus_input,
     output:
-        directory(f"{RESULTS}/{{exp}}/{{weak}}/models/{{pref}}"),
+        f"{RESULTS}/{{exp}}/{{weak}}/models/{{pref}}/{TRAINING_RECORD}",
     log:
         f"{RESULTS}/logs/{{exp}}/{{weak}}/train_preference.{{pref}}.log",
     benchmark:

@@ -6,7 +6,7 @@ rule train_weak_sft:
         train=lambda wc: f"{RESULTS}/data/{exp_cfg(wc)['dataset']}/train_1.jsonl",
         model=lambda wc: base_model_input(wc.weak),
     output:
-        directory(f"{RESULTS}/{{exp}}/{{weak}}/weak_model"),
+        f"{RESULTS}/{{exp}}/{{weak}}/weak_model/{TRAINING_RECORD}",
     log:
         f"{RESULTS}/logs/{{exp}}/{{weak}}/train_weak_sft.log",
     benchmark:

@@ -31,7 +31,12 @@ Config keys (``cfg``; missing keys take the values of ``DEFAULTS`` / ``LORA_DEFA
 
 Behaviour worth knowing
     * Outputs appear complete or not at all: every process saves into ``.<name>.partial`` beside
-      ``output_dir`` and the main process renames it at the end.
+      ``output_dir`` and the main process renames it at the end. The last file written before the
+      rename is ``w2s_training.json`` (``w2s.models.TRAINING_RECORD``: kind, method, start model,
+      adapter base, the resolved config, seed, data sha256, steps, losses; no timings), which the
+      workflow declares as the training job's output and the model card reads. An existing
+      ``output_dir`` is removed when training starts: a rerun never leaves the previous model (or
+      the card beside it) looking current.
     * Checkpoints go to ``<work_dir>/checkpoints`` (outside the declared output, which Snakemake
       deletes when a job fails). A rerun resumes from the newest *complete* checkpoint (one that
       has ``trainer_state.json``, which the Trainer writes last); a half-written one is removed.
@@ -98,7 +103,7 @@ from pathlib import Path
 from typing import Any
 
 from w2s.io import InputError
-from w2s.models import check_local_model, is_adapter, resolve_model
+from w2s.models import TRAINING_RECORD, check_local_model, is_adapter, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -529,7 +534,7 @@ def build_sft_trainer(model: str, records: list[dict], cfg: dict, work_dir: str,
     )
     _check_left(trainer, len(rows), cfg["max_length"])
     info = {"method": cfg["method"], "pad_token": pad, "truncated": truncated, "records": len(rows),
-            "resume": resume, "base": model, "state": state}
+            "resume": resume, "base": model, "state": state, "start": model, "fingerprint": fingerprint}
     return trainer, info
 
 
@@ -631,7 +636,8 @@ def build_preference_trainer(
     )
     _check_left(trainer, len(rows), cfg["max_length"])
     info = {"method": method_used, "preference": method, "pad_token": pad, "truncated": truncated,
-            "records": len(rows), "resume": resume, "base": ref.base if continue_adapter else model, "state": state}
+            "records": len(rows), "resume": resume, "base": ref.base if continue_adapter else model, "state": state,
+            "start": model, "fingerprint": fingerprint}
     return trainer, info
 
 
@@ -700,17 +706,15 @@ def _set_threads(threads: int) -> None:
 def _run_and_save(trainer, info: dict, output_dir: str, work_dir: str, t0: float, kind: str) -> dict:
     state = info["state"]
     resume = info["resume"]
+    if state.is_main_process:
+        # This run replaces the model: the previous one (and a model card beside it) must not look
+        # current while it trains, nor after it is killed.
+        shutil.rmtree(output_dir, ignore_errors=True)
     if resume:
         log.info("resuming %s from %s", kind, resume)
     result = trainer.train(resume_from_checkpoint=resume)
-    _save_final(trainer, output_dir, info, state)
-    if state.is_main_process:
-        # A finished run's checkpoints could only "resume" it again, and a forced rerun must start over.
-        shutil.rmtree(Path(work_dir) / CHECKPOINTS, ignore_errors=True)
-        (Path(work_dir) / "fingerprint.json").unlink(missing_ok=True)
-    state.wait_for_everyone()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {
+    summary = {
         "kind": kind,
         "method": info["method"],
         "records": info["records"],
@@ -718,19 +722,41 @@ def _run_and_save(trainer, info: dict, output_dir: str, work_dir: str, t0: float
         "epochs": float(trainer.state.epoch or 0.0),
         "final_loss": float(losses[-1]) if losses else float(result.training_loss),
         "mean_loss": float(result.training_loss),
-        "seconds": round(time.perf_counter() - t0, 3),
         "resumed_from": resume,
         "truncated": info["truncated"],
         "pad_token": info["pad_token"],
         "world_size": int(state.num_processes),
     }
+    _save_final(trainer, output_dir, info, state, record=training_record(info, summary))
+    if state.is_main_process:
+        # A finished run's checkpoints could only "resume" it again, and a forced rerun must start over.
+        shutil.rmtree(Path(work_dir) / CHECKPOINTS, ignore_errors=True)
+        (Path(work_dir) / "fingerprint.json").unlink(missing_ok=True)
+    state.wait_for_everyone()
+    return {**summary, "seconds": round(time.perf_counter() - t0, 3)}
 
 
-def _save_final(trainer, output_dir: str, info: dict, state) -> None:
+def training_record(info: dict, summary: dict) -> dict:
+    """What ``TRAINING_RECORD`` holds: how the folder was trained (no timings: reruns write the same
+    bytes). ``start_model``: the model training began from (a base model, or M_plus for DPO / ORPO);
+    ``adapter_base``: the weights a LoRA adapter applies to (None for full weights)."""
+    fingerprint = info["fingerprint"]
+    return {
+        **summary,
+        "start_model": info["start"],
+        "adapter_base": info["base"] if info["method"] == "lora" else None,
+        "config": fingerprint["cfg"],
+        "seed": fingerprint["seed"],
+        "data_sha256": fingerprint["data_sha256"],
+    }
+
+
+def _save_final(trainer, output_dir: str, info: dict, state, record: dict) -> None:
     """Save into ``.<name>.partial`` beside ``output_dir`` on every process; rename on the main one.
 
     A fixed name (not a random temp folder) because with DeepSpeed / FSDP every process takes part
-    in gathering the weights and must write to the same place.
+    in gathering the weights and must write to the same place. ``record`` goes into
+    ``TRAINING_RECORD`` last, before the rename: a folder under its name is always complete.
     """
     out = Path(output_dir)
     partial = out.parent / f".{out.name}.partial"
@@ -753,6 +779,7 @@ def _save_final(trainer, output_dir: str, info: dict, state) -> None:
             adapter_cfg.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         for junk in ("training_args.bin",):
             (partial / junk).unlink(missing_ok=True)
+        (partial / TRAINING_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         if out.exists():
             shutil.rmtree(out)
         os.replace(partial, out)

@@ -161,17 +161,18 @@ def rerun_jobs(workdir: Path, overlay_text: str) -> dict[str, int]:
 @pytest.mark.slow
 def test_changing_tau_reruns_only_pairs_and_what_uses_them(e2e_run):
     stats = rerun_jobs(e2e_run, "experiments:\n  toy:\n    stage2:\n      tau: 0.7\n")
-    # Pairs, the preference models trained on them, their evaluations, and the tables and figures
-    # that read pairs, votes or evaluations; not sampling, stage I, or any other model.
+    # Pairs, the preference models trained on them, their evaluations and model cards, and the tables
+    # and figures that read pairs, votes or evaluations; not sampling, stage I, or any other model.
     assert {k: v for k, v in stats.items() if k != "total"} == {
-        "mine_pairs": 1, "train_preference": 2, "evaluate": 2, "make_tables": 1, "make_data_quality_table": 1,
-        "plot_vote_confidence": 1, "all": 1}, stats
+        "mine_pairs": 1, "train_preference": 2, "evaluate": 2, "write_model_card": 2, "make_tables": 1,
+        "make_data_quality_table": 1, "plot_vote_confidence": 1, "all": 1}, stats
 
 
 @pytest.mark.slow
 def test_changing_orpo_beta_does_not_rerun_dpo(e2e_run):
     stats = rerun_jobs(e2e_run, "experiments:\n  toy:\n    orpo:\n      beta: 0.2\n")
-    assert {k: v for k, v in stats.items() if k != "total"} == {"train_preference": 1, "evaluate": 1, "make_tables": 1, "all": 1}
+    assert {k: v for k, v in stats.items() if k != "total"} == {"train_preference": 1, "evaluate": 1, "write_model_card": 1,
+                                                                 "make_tables": 1, "all": 1}
 
 
 @pytest.mark.slow

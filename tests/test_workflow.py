@@ -5,14 +5,11 @@ import csv
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, run_snakemake
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -55,12 +52,7 @@ def test_dry_run_lists_every_stage(workflow_copy):
         assert stats.get(rule) == count, (rule, stats)
 
 
-def test_lint_and_format():
-    lint = subprocess.run(SNAKEMAKE + ["--lint"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
-    fmt = subprocess.run([str(Path(sys.executable).parent / "snakefmt"), "--check", "."], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
-    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+# snakemake --lint and snakefmt --check: tests/test_catalog.py (the workflow catalog's checks).
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,12 @@
 include: "release_common.smk"
 
 
+# A card is a second's work: on a cluster the main process writes it instead of a SLURM job.
+localrules:
+    write_model_card,
+    merge,
+
+
 rule write_model_card:
     input:
         record=card_record,

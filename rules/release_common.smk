@@ -93,7 +93,7 @@ def card_spec(wc):
     weak = cfg["weak"][0] if wc.owner == "ceiling" else wc.owner
     return canonical(
         {
-            "model_name": f"{wc.exp}/{wc.owner}/{key}",
+            "model_name": f"{wc.exp}/{wc.owner}/{wc.model_dir.split('/')[-1]}",
             "experiment": wc.exp,
             "row": next(r for r in rows["methods"] if r["key"] == key),
             "roles": rows["roles"],

@@ -40,7 +40,8 @@ def merge_adapter(model_dir: str, out_dir: str, metrics_paths: Sequence[str], ca
         net.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         write_json(tmp / TRAINING_RECORD, {**record, "merged_from": str(model_dir)})
-        write_model_card(str(tmp), metrics_paths, {**card_spec, "merged_from": str(model_dir)},
+        spec = {**card_spec, "merged_from": str(model_dir), "model_name": f"{card_spec['model_name']} (merged)"}
+        write_model_card(str(tmp), metrics_paths, spec,
                          card_path=str(tmp / MODEL_CARD), shown_path=str(out_dir))
     return Path(out_dir)
 

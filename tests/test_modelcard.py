@@ -79,6 +79,8 @@ def test_training_record_is_in_the_folder_and_says_how_it_was_trained(trained):
     assert lora["config"]["lora"]["r"] == FAST["lora"]["r"] and "seconds" not in lora
     full = json.loads((Path(trained["full"]) / TRAINING_RECORD).read_text())
     assert full["method"] == "full" and full["adapter_base"] is None
+    # No card until the card rule writes one (PEFT saves a template README.md with every adapter).
+    assert not (Path(trained["lora"]) / MODEL_CARD).exists() and not (Path(trained["full"]) / MODEL_CARD).exists()
 
 
 class FailAtStep(TrainerCallback):

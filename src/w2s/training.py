@@ -777,7 +777,9 @@ def _save_final(trainer, output_dir: str, info: dict, state, record: dict) -> No
             meta = json.loads(adapter_cfg.read_text())
             meta["base_model_name_or_path"] = info["base"]
             adapter_cfg.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        for junk in ("training_args.bin",):
+        # README.md: PEFT saves a template model card with every adapter; the workflow writes the
+        # real one (w2s.modelcard) after the model's evaluations.
+        for junk in ("training_args.bin", "README.md"):
             (partial / junk).unlink(missing_ok=True)
         (partial / TRAINING_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         if out.exists():

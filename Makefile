@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # pytest arguments, e.g. make test PYTEST_ARGS="-m 'not slow'"
 PYTEST_ARGS ?=
 
-.PHONY: run test install clean
+.PHONY: run test install browser clean
 
 install: $(VENV)/.installed
 
@@ -23,8 +23,17 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(VENV)/bin/snakemake --cores all
 
-test: install
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium for the report's browser test (tests/test_report_browser.py), from Debian's
+# package: installed when missing and apt-get can run (root); otherwise that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+	      || echo "apt-get could not install chromium: the report's browser test will skip"; \
+	  else echo "chromium not installed (needs root and apt-get): the report's browser test will skip"; fi; }
 
 clean:
 	rm -rf results .snakemake

@@ -16,9 +16,11 @@ include: "rules/stage1.smk"
 include: "rules/stage2.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/release.smk"
 
 
 rule all:
     default_target: True
     input:
         final_outputs(),
+        model_cards(),

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from w2s import registry  # noqa: E402
 from w2s.config import canonical, validate_config  # noqa: E402
+from w2s.models import MODEL_CARD, TRAINING_RECORD  # noqa: E402
 
 # Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds.
 validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
@@ -144,9 +145,21 @@ def trained_model_path(exp, seed, owner, sftset):
     return f"{run_dir(exp, seed, owner)}/models/{sftset}"
 
 
+def training_record(folder):
+    """A trained model's folder is known to the DAG by the record its training job writes last
+    (w2s.models.TRAINING_RECORD), not as a directory(): the model card written into the folder
+    after evaluation (rules/release.smk) is then no new input to anything."""
+    return f"{folder}/{TRAINING_RECORD}"
+
+
 def model_input_for(path):
-    """A path is an input only when a rule of this workflow makes it."""
-    return [path] if path.startswith(f"{RESULTS}/") else []
+    """A path is an input only when a rule of this workflow makes it; a toy base model as its
+    folder, a trained model through its training record."""
+    if not path.startswith(f"{RESULTS}/"):
+        return []
+    if path.startswith(f"{RESULTS}/toy_world/"):
+        return [path]
+    return [training_record(path)]
 
 
 def strong_name(wc):
@@ -280,7 +293,7 @@ def get_eval_model(wc):
 
 
 def get_m_plus(wc):
-    return m_plus_path(wc)
+    return model_input_for(m_plus_path(wc))
 
 
 def get_answer_demonstrations(wc):

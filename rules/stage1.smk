@@ -78,7 +78,7 @@ rule train_strong_sft:
         train=f"{RUN}/{{owner}}/sft_sets/{{sftset}}.jsonl",
         model=get_strong_base_model,
     output:
-        directory(f"{RUN}/{{owner}}/models/{{sftset}}"),
+        f"{RUN}/{{owner}}/models/{{sftset}}/{TRAINING_RECORD}",
     log:
         f"{RUN_LOGS}/{{owner}}/train_strong_sft.{{sftset}}.log",
     benchmark:

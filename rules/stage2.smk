@@ -54,7 +54,7 @@ rule train_preference:
         pairs=f"{RUN}/{{weak}}/stage2/pairs.jsonl",
         model=get_m_plus,
     output:
-        directory(f"{RUN}/{{weak}}/models/{{pref}}"),
+        f"{RUN}/{{weak}}/models/{{pref}}/{TRAINING_RECORD}",
     log:
         f"{RUN_LOGS}/{{weak}}/train_preference.{{pref}}.log",
     benchmark:

@@ -6,7 +6,7 @@ rule train_weak_sft:
         train=get_train_1,
         model=get_weak_base_model,
     output:
-        directory(f"{RUN}/{{weak}}/weak_model"),
+        f"{RUN}/{{weak}}/weak_model/{TRAINING_RECORD}",
     log:
         f"{RUN_LOGS}/{{weak}}/train_weak_sft.log",
     benchmark:

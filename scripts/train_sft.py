@@ -4,6 +4,7 @@ import logging
 
 from w2s import launch, workflow
 from w2s.io import read_jsonl
+from w2s.models import model_dir_of_record
 from w2s.prompts import completion, prompt_for
 
 job = workflow.start(snakemake, uses_torch=True)
@@ -16,7 +17,7 @@ if rows and "prompt" not in rows[0]:
 records = [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
 metrics = launch.run_training(
     "train_sft",
-    dict(model=p.model, records=records, output_dir=snakemake.output[0], cfg=dict(p.train), work_dir=p.work,
+    dict(model=p.model, records=records, output_dir=model_dir_of_record(snakemake.output[0]), cfg=dict(p.train), work_dir=p.work,
          seed=p.seed, threads=job.threads),
     gpus=p.gpus, accelerate_config=p.train.get("accelerate_config"),
 )

@@ -5,7 +5,6 @@ import csv
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,6 @@ from w2s import registry
 from w2s.config import merge_overlays, validate_config
 
 SCHEMA = ROOT / "config" / "schema.yaml"
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -114,7 +111,7 @@ def test_a_preference_method_is_a_config_entry(workflow_copy):
     exp = merged_config((workflow_copy / "config/config.yaml").read_text(), NEW_METHOD)["experiments"]["toy"]
     expected = list(exp["stage2"]["methods"])
     assert "ipo-run" in expected and "orpo" not in expected
-    trained = set(re.findall(r"output: results/toy/seed0/toy-weak/models/([\w.-]+)\n", res.stdout))
+    trained = set(re.findall(r"output: results/toy/seed0/toy-weak/models/([\w.-]+)/w2s_training.json\n", res.stdout))
     evaluated = set(re.findall(r"results/toy/seed0/toy-weak/eval/([\w.-]+)/toy.metrics.json", res.stdout))
     assert {m for m in trained if not m.startswith(("iter", "full_weak"))} == set(expected)
     assert set(expected) <= evaluated and "orpo" not in evaluated
@@ -131,12 +128,7 @@ def test_example_adds_rpo_and_simpo(workflow_copy):
         assert f"results/toy/seed0/toy-weak/eval/{method}/toy.metrics.json" in res.stdout
 
 
-def test_lint_and_format():
-    lint = subprocess.run(SNAKEMAKE + ["--lint"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
-    fmt = subprocess.run([str(Path(sys.executable).parent / "snakefmt"), "--check", "."], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
-    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+# snakemake --lint and snakefmt --check: tests/test_catalog.py (the workflow catalog's checks).
 
 
 @pytest.mark.parametrize(
@@ -262,11 +254,11 @@ def rerun_jobs(workdir: Path, overlay_text: str) -> dict[str, int]:
 @pytest.mark.slow
 def test_changing_tau_reruns_only_pairs_and_what_uses_them(e2e_run):
     stats = rerun_jobs(e2e_run, "experiments:\n  toy:\n    stage2:\n      tau: 0.7\n")
-    # Pairs, the preference models trained on them, their evaluations, and the tables and figures
-    # that read pairs, votes or evaluations; not sampling, stage I, or any other model.
+    # Pairs, the preference models trained on them, their evaluations and model cards, and the tables
+    # and figures that read pairs, votes or evaluations; not sampling, stage I, or any other model.
     n_pref = len(default_experiment()["stage2"]["methods"])
     assert {k: v for k, v in stats.items() if k != "total"} == {
-        "mine_pairs": 1, "train_preference": n_pref, "evaluate": n_pref, "make_tables": 1,
+        "mine_pairs": 1, "train_preference": n_pref, "evaluate": n_pref, "write_model_card": n_pref, "make_tables": 1,
         "make_data_quality_table": 1, "plot_vote_confidence": 1, "all": 1}, stats
 
 
@@ -274,7 +266,8 @@ def test_changing_tau_reruns_only_pairs_and_what_uses_them(e2e_run):
 def test_changing_one_methods_beta_reruns_only_that_method(e2e_run):
     first, *_ = default_experiment()["stage2"]["methods"]
     stats = rerun_jobs(e2e_run, f"experiments:\n  toy:\n    stage2:\n      methods:\n        {first}:\n          beta: 0.2\n")
-    assert {k: v for k, v in stats.items() if k != "total"} == {"train_preference": 1, "evaluate": 1, "make_tables": 1, "all": 1}
+    assert {k: v for k, v in stats.items() if k != "total"} == {"train_preference": 1, "evaluate": 1, "write_model_card": 1,
+                                                                 "make_tables": 1, "all": 1}
 
 
 @pytest.mark.slow

@@ -3,6 +3,11 @@
 Training writes LoRA runs as adapter folders (``adapter_config.json``, PEFT's format) so that a
 70B run stores megabytes per variant, not a 140 GB copy. Every consumer resolves a model through
 ``resolve_model`` so that adapters are applied the same way everywhere.
+
+A folder that ``w2s.training`` wrote holds ``TRAINING_RECORD`` (how it was trained), written inside
+the folder before the folder appears under its name: the workflow declares that file, not the
+folder, as the training job's output, so that a model card added to the folder later
+(``w2s.modelcard``) is no new input to anything downstream.
 """
 
 from __future__ import annotations
@@ -10,6 +15,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+
+# What a finished training run leaves in its model folder (see w2s.training); the model card is the
+# Hub's README.md.
+TRAINING_RECORD = "w2s_training.json"
+MODEL_CARD = "README.md"
 
 
 @dataclass(frozen=True)
@@ -53,3 +64,11 @@ def check_local_model(path: str) -> None:
             f"model '{path}': no config.json or adapter_config.json there. Give a Hugging Face hub id "
             "(owner/name) or a local folder written by save_pretrained."
         )
+
+
+def model_dir_of_record(record: str | Path) -> str:
+    """The model folder of a training job whose declared output is ``<folder>/TRAINING_RECORD``."""
+    record = Path(record)
+    if record.name != TRAINING_RECORD:
+        raise ValueError(f"{record}: a training job's output must be <model folder>/{TRAINING_RECORD}.")
+    return str(record.parent)

@@ -36,7 +36,12 @@ fill missing keys; preference training adds the trainer's options, ``$defs.prefe
 
 Behaviour worth knowing
     * Outputs appear complete or not at all: every process saves into ``.<name>.partial`` beside
-      ``output_dir`` and the main process renames it at the end.
+      ``output_dir`` and the main process renames it at the end. The last file written before the
+      rename is ``w2s_training.json`` (``w2s.models.TRAINING_RECORD``: kind, method, start model,
+      adapter base, the resolved config, seed, data sha256, steps, losses; no timings), which the
+      workflow declares as the training job's output and the model card reads. An existing
+      ``output_dir`` is removed when training starts: a rerun never leaves the previous model (or
+      the card beside it) looking current.
     * Checkpoints go to ``<work_dir>/checkpoints`` (outside the declared output, which Snakemake
       deletes when a job fails). A rerun resumes from the newest *complete* checkpoint (one that
       has ``trainer_state.json``, which the Trainer writes last); a half-written one is removed.

@@ -11,6 +11,8 @@ import re
 import shutil
 from pathlib import Path
 
+from ..models import MODEL_CARD, TRAINING_RECORD
+
 log = logging.getLogger("w2s.training")
 
 CHECKPOINTS = "checkpoints"
@@ -142,11 +144,12 @@ def resumable(trainer_cls):
     return type(f"W2S{trainer_cls.__name__}", (AdapterResumeMixin, trainer_cls), {})
 
 
-def save_final(trainer, output_dir: str, info: dict, state) -> None:
+def save_final(trainer, output_dir: str, info: dict, state, record: dict) -> None:
     """Save into ``.<name>.partial`` beside ``output_dir`` on every process; rename on the main one.
 
     A fixed name (not a random temp folder) because with DeepSpeed / FSDP every process takes part
-    in gathering the weights and must write to the same place.
+    in gathering the weights and must write to the same place. ``record`` goes into
+    ``TRAINING_RECORD`` last, before the rename: a folder under its name is always complete.
     """
     out = Path(output_dir)
     partial = out.parent / f".{out.name}.partial"
@@ -167,8 +170,11 @@ def save_final(trainer, output_dir: str, info: dict, state) -> None:
             meta = json.loads(adapter_cfg.read_text())
             meta["base_model_name_or_path"] = info["base"]
             adapter_cfg.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        for junk in ("training_args.bin",):
+        # README.md: PEFT saves a template model card with every adapter; the workflow writes the
+        # real one (w2s.modelcard) after the model's evaluations.
+        for junk in ("training_args.bin", MODEL_CARD):
             (partial / junk).unlink(missing_ok=True)
+        (partial / TRAINING_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         if out.exists():
             shutil.rmtree(out)
         os.replace(partial, out)

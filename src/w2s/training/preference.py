@@ -42,7 +42,8 @@ def build_preference_trainer(
     # The config first: under `accelerate launch` it sets up the distributed state (see sft.py).
     args = registry.load(spec.config)(**common_args(cfg, Path(work_dir) / CHECKPOINTS, seed), **options,
                                       dataset_num_proc=None)
-    state, resume = open_work_dir(work_dir, fingerprint(trainer, model, rows, {**cfg, "method": method_used}, seed))
+    run = fingerprint(trainer, model, rows, {**cfg, "method": method_used}, seed)
+    state, resume = open_work_dir(work_dir, run)
 
     set_seed(seed)
     tokenizer = load_tokenizer(tokenizer_source(model), padding_side="right")
@@ -65,7 +66,8 @@ def build_preference_trainer(
     )
     check_left(preference, len(rows), cfg["max_length"])
     info = {"method": method_used, "preference": trainer, "options": options, "pad_token": pad, "truncated": truncated,
-            "records": len(rows), "resume": resume, "base": ref.base if ref.adapter else model, "state": state}
+            "records": len(rows), "resume": resume, "base": ref.base if ref.adapter else model, "state": state,
+            "start": model, "fingerprint": run}
     return preference, info
 
 

@@ -54,17 +54,15 @@ def set_threads(threads: int) -> None:
 def run_and_save(trainer, info: dict, output_dir: str, work_dir: str, t0: float, kind: str) -> dict:
     state = info["state"]
     resume = info["resume"]
+    if state.is_main_process:
+        # This run replaces the model: the previous one (and a model card beside it) must not look
+        # current while it trains, nor after it is killed.
+        shutil.rmtree(output_dir, ignore_errors=True)
     if resume:
         log.info("resuming %s from %s", kind, resume)
     result = trainer.train(resume_from_checkpoint=resume)
-    save_final(trainer, output_dir, info, state)
-    if state.is_main_process:
-        # A finished run's checkpoints could only "resume" it again, and a forced rerun must start over.
-        shutil.rmtree(Path(work_dir) / CHECKPOINTS, ignore_errors=True)
-        (Path(work_dir) / "fingerprint.json").unlink(missing_ok=True)
-    state.wait_for_everyone()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {
+    summary = {
         "kind": kind,
         "method": info["method"],
         "records": info["records"],
@@ -72,9 +70,30 @@ def run_and_save(trainer, info: dict, output_dir: str, work_dir: str, t0: float,
         "epochs": float(trainer.state.epoch or 0.0),
         "final_loss": float(losses[-1]) if losses else float(result.training_loss),
         "mean_loss": float(result.training_loss),
-        "seconds": round(time.perf_counter() - t0, 3),
         "resumed_from": resume,
         "truncated": info["truncated"],
         "pad_token": info["pad_token"],
         "world_size": int(state.num_processes),
+    }
+    save_final(trainer, output_dir, info, state, record=training_record(info, summary))
+    if state.is_main_process:
+        # A finished run's checkpoints could only "resume" it again, and a forced rerun must start over.
+        shutil.rmtree(Path(work_dir) / CHECKPOINTS, ignore_errors=True)
+        (Path(work_dir) / "fingerprint.json").unlink(missing_ok=True)
+    state.wait_for_everyone()
+    return {**summary, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def training_record(info: dict, summary: dict) -> dict:
+    """What ``TRAINING_RECORD`` holds: how the folder was trained (no timings: reruns write the same
+    bytes). ``start_model``: the model training began from (a base model, or M_plus for DPO / ORPO);
+    ``adapter_base``: the weights a LoRA adapter applies to (None for full weights)."""
+    run = info["fingerprint"]
+    return {
+        **summary,
+        "start_model": info["start"],
+        "adapter_base": info["base"] if info["method"] == "lora" else None,
+        "config": run["cfg"],
+        "seed": run["seed"],
+        "data_sha256": run["data_sha256"],
     }

@@ -38,7 +38,8 @@ def build_sft_trainer(model: str, records: list[dict], cfg: dict, work_dir: str,
     # ZeRO-3 sharded loading included) that loading the model below relies on.
     args = SFTConfig(**common_args(cfg, Path(work_dir) / CHECKPOINTS, seed), completion_only_loss=True, packing=False,
                      dataset_num_proc=None)
-    state, resume = open_work_dir(work_dir, fingerprint("sft", model, rows, cfg, seed))
+    run = fingerprint("sft", model, rows, cfg, seed)
+    state, resume = open_work_dir(work_dir, run)
 
     set_seed(seed)
     tokenizer = load_tokenizer(model, padding_side="right")
@@ -59,7 +60,7 @@ def build_sft_trainer(model: str, records: list[dict], cfg: dict, work_dir: str,
     )
     check_left(trainer, len(rows), cfg["max_length"])
     info = {"method": cfg["method"], "pad_token": pad, "truncated": truncated, "records": len(rows),
-            "resume": resume, "base": model, "state": state}
+            "resume": resume, "base": model, "state": state, "start": model, "fingerprint": run}
     return trainer, info
 
 

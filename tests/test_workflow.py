@@ -271,10 +271,11 @@ def test_changing_one_methods_beta_reruns_only_that_method(e2e_run):
 
 
 @pytest.mark.slow
-def test_a_new_label_reruns_only_the_tables(e2e_run):
+def test_a_new_label_reruns_only_the_tables_and_that_models_card(e2e_run):
     first, *_ = default_experiment()["stage2"]["methods"]
     stats = rerun_jobs(e2e_run, f"experiments:\n  toy:\n    stage2:\n      methods:\n        {first}:\n          label: renamed\n")
-    assert {k: v for k, v in stats.items() if k != "total"} == {"make_tables": 1, "all": 1}, stats
+    # No training or evaluation: the label is the table row's and the model card's name only.
+    assert {k: v for k, v in stats.items() if k != "total"} == {"make_tables": 1, "write_model_card": 1, "all": 1}, stats
 
 
 @pytest.mark.slow

@@ -3,6 +3,14 @@
 # every seed's files; the layouts below are keyed by seed, as w2s.report reads them.
 
 
+# The graders of grading.accuracy after the first: each gets a main table of its own.
+EXTRA_ACCURACY_MODES = config["grading"]["accuracy"][1:]
+
+
+wildcard_constraints:
+    amode=_names(EXTRA_ACCURACY_MODES),
+
+
 def has_stage2(exp):
     return bool(stage2_methods(exp))
 
@@ -88,6 +96,12 @@ def table_outputs(exp):
     figures = f"{RESULTS}/figures/{exp}"
     out = [f"{tables}.{ext}" for ext in ("csv", "long.csv", "md", "tex", "html")]
     out += [f"{tables}.provenance.json", f"{figures}.png", f"{figures}.pdf"]
+    for amode in EXTRA_ACCURACY_MODES:  # rules/report.smk: make_tables_by_accuracy
+        out += [
+            f"{tables}.accuracy-{amode}.{ext}"
+            for ext in ("csv", "long.csv", "md", "tex", "html", "provenance.json")
+        ]
+        out += [f"{figures}.accuracy-{amode}.{ext}" for ext in ("png", "pdf")]
     # Label quality and pass@k on train_2 need its gold, which OlympicArena keeps hidden.
     gold = has_train_2_gold(exp)
     if gold:

@@ -268,10 +268,29 @@ def test_seeds_are_independent_runs_over_one_data_preparation(workdir):
     one = dry_run(workdir, PAPER["gsm8k"])
     two = dry_run(workdir, PAPER["gsm8k"], overlay)
     count = lambda jobs: {r: sum(j["rule"] == r for j in jobs) for r in {j["rule"] for j in jobs}}  # noqa: E731
-    once = {"prepare_dataset", "prepare_train_1", "make_tables", "make_data_quality_table", "make_passk_table",
+    once = {"prepare_dataset", "prepare_train_1", "make_tables", "make_tables_by_accuracy", "make_data_quality_table",
+            "make_passk_table",
             "plot_vote_confidence", "all"}
     c1, c2 = count(one), count(two)
     assert set(c1) == set(c2)
     for rule in c1:
         assert c2[rule] == (c1[rule] if rule in once else 2 * c1[rule]), (rule, c1[rule], c2[rule])
     assert {j["wildcards"].get("seed") for j in two if j["rule"] not in once} == {"0", "7"}
+
+
+def test_paper_configs_report_accuracy_under_both_graders_and_math_reads_the_release(workdir):
+    """Every paper config tables accuracy under our grader and the paper's own rules; MATH takes the
+    release's pinned splits and pads Gemma-2b's and Mistral-7b's iteration-1 sets as released."""
+    for name in PAPER:
+        jobs = dry_run(workdir, PAPER[name])
+        extra = [j for j in jobs if j["rule"] == "make_tables_by_accuracy"]
+        assert [j["wildcards"]["amode"] for j in extra] == ["paper"], name
+        cfg = validate_config(yaml.safe_load(PAPER[name].read_text()), ROOT / "config" / "schema.yaml",
+                              check_paths=False)
+        assert cfg["grading"]["accuracy"] == ["equivalence", "paper"], name
+    cfg = yaml.safe_load(PAPER["math"].read_text())
+    for split in ("train_1", "train_2"):
+        assert cfg["datasets"]["math"]["source"][split]["path"] == (
+            "https://raw.githubusercontent.com/GAIR-NLP/weak-to-strong-reasoning/"
+            f"b0511b211cf1719f503565266dec427120b40270/data/raw/math/{split}.jsonl")
+    assert cfg["experiments"]["math"]["stage1"]["pad_to_by_weak"] == {"gemma-2b": 1000, "mistral-7b": 2000}

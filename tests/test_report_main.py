@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_main(root: Path, metrics, resamples=300, level=0.95, weak_models=WEAK, seeds=(0,), rows=None,
-               mode="equivalence"):
+               mode="equivalence", accuracy_modes=("equivalence",), accuracy_mode=None):
     return report.build_main_table(list(metrics), main_outputs(root), exp=EXP, weak_models=weak_models,
                                    methods=rows or method_rows(), roles=ROLES, seeds=list(seeds), grading_mode=mode,
-                                   test_sets=[DATASET], resamples=resamples, level=level, repo_dir=ROOT)
+                                   test_sets=[DATASET], accuracy_modes=list(accuracy_modes),
+                                   accuracy_mode=accuracy_mode, resamples=resamples, level=level, repo_dir=ROOT)
 
 
 def correct_vector(metrics_path: str) -> list[int]:
@@ -147,7 +148,8 @@ def test_tables_render_every_row_column_and_the_grading_mode(tmp_path):
     for r in method_rows():
         assert f"| {r['label']} |" in md
     assert "toy-weak: acc. [95% CI]" in md and "toy-mid: PGR" in md and "toy-mid: gain [95% CI]" in md
-    assert md.splitlines()[0] == "# toy: accuracy (%) with 95% bootstrap CI and PGR (seed 0; grading mode exact)"
+    assert md.splitlines()[0] == ("# toy: accuracy (%) with 95% bootstrap CI and PGR (seed 0; grading mode exact; "
+                                  "accuracy mode equivalence)")
     tex = (tmp_path / "results/tables/toy.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "\\multicolumn{2}{c}{toy-weak}" in tex
     assert "hybrid-ft (iter 2) = M\\_plus" in tex and "95\\% CI" in tex and "Grading mode: exact" in tex
@@ -197,7 +199,7 @@ def test_malformed_params_are_refused(change, message):
     rows, roles = method_rows(), dict(ROLES)
     change(rows, roles)
     with pytest.raises(SpecError, match=message):
-        table_spec(rows, roles, [0], "equivalence")
+        table_spec(rows, roles, [0], "equivalence", "equivalence")
 
 
 # ----------------------------------------------------------------------------- bad inputs
@@ -275,7 +277,7 @@ def test_three_seeds_mean_spread_and_per_seed_rows(tmp_path):
         assert (f"{statistics.mean(gains):+.2f} ± {statistics.stdev(gains):.2f} "
                 f"({min(gains):+.1f} to {max(gains):+.1f}) | {above} of 3 |") in md
     assert md.splitlines()[0] == ("# toy: accuracy (%) mean ± sd over 3 seeds and PGR (seeds 0, 1, 2; grading mode "
-                                  "equivalence)")
+                                  "equivalence; accuracy mode equivalence)")
     assert "acc. mean ± sd (range)" in md and "PGR mean ± sd" in md and "seeds with 95% CI > 0" in md
 
 
@@ -296,7 +298,7 @@ from w2s import report
 args = json.loads(sys.argv[1])
 report.build_main_table(args["metrics"], args["outputs"], exp="toy", weak_models=args["weak"], methods=args["rows"],
                         roles=args["roles"], seeds=args["seeds"], grading_mode="equivalence", test_sets=["toy"],
-                        resamples=100, repo_dir=args["repo"])
+                        accuracy_modes=["equivalence"], resamples=100, repo_dir=args["repo"])
 """
 
 
@@ -325,3 +327,51 @@ def test_same_bytes_whatever_the_hash_seed_and_file_order(tmp_path, seeds):
     assert prov["git"]["commit"] and len(prov["git"]["commit"]) == 40
     assert prov["inputs"][metrics[0]] == report.provenance.sha256_file(metrics[0])
     assert prov["outputs"][outputs["csv"]] == report.provenance.sha256_file(outputs["csv"])
+
+
+# ----------------------------------------------------------------------------- accuracy modes
+def _add_second_grader(metrics_paths, flip_every: int = 3) -> dict:
+    """Give every prediction a second grader's decision (the first's, flipped on every
+    ``flip_every``-th row) the way the evaluate rule writes it; returns path -> that grader's count."""
+    import json
+
+    counts = {}
+    for m in metrics_paths:
+        preds = Path(m.replace(".metrics.json", ".jsonl"))
+        rows = [json.loads(line) for line in preds.read_text().splitlines()]
+        for i, r in enumerate(rows):
+            other = (not r["correct"]) if i % flip_every == 0 else r["correct"]
+            r["correct_by_mode"] = {"equivalence": r["correct"], "paper": other}
+        preds.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        meta = json.loads(Path(m).read_text())
+        n_paper = sum(r["correct_by_mode"]["paper"] for r in rows)
+        meta["accuracy_by_mode"] = {"equivalence": meta["correct"] / meta["n"], "paper": n_paper / meta["n"]}
+        meta["graders"] = {"equivalence": meta["grader"], "paper": "test-grader/paper"}
+        Path(m).write_text(json.dumps(meta))
+        counts[m] = n_paper
+    return counts
+
+
+def test_a_second_accuracy_mode_gets_its_own_table(tmp_path):
+    metrics = build_eval_tree(tmp_path, n_test=40, weak_models=["toy-weak"])
+    counts = _add_second_grader(metrics)
+    results = build_main(tmp_path, metrics, weak_models=["toy-weak"], accuracy_modes=("equivalence", "paper"),
+                         accuracy_mode="paper")
+    by_key = {(r["owner"], r["method"]): r for r in results.iter_rows(named=True)}
+    for m, n_paper in counts.items():
+        meta = json.loads(Path(m).read_text())
+        assert by_key[(meta["owner"], meta["method"])]["correct"] == n_paper
+        assert by_key[(meta["owner"], meta["method"])]["grader"] == "test-grader/paper"
+    md = (tmp_path / "results/tables/toy.md").read_text()
+    assert "accuracy mode paper" in md.splitlines()[0] and "the paper code's own rules" in md
+    # The first mode reads each prediction's `correct`, as before.
+    first = build_main(tmp_path, metrics, weak_models=["toy-weak"], accuracy_modes=("equivalence", "paper"))
+    assert all(r["correct"] == json.loads(Path(r["predictions"].replace(".jsonl", ".metrics.json")).read_text())["correct"]
+               for r in first.iter_rows(named=True) if r["predictions"])
+
+
+def test_a_mode_the_predictions_were_not_graded_by_is_refused(tmp_path):
+    metrics = build_eval_tree(tmp_path, n_test=10, weak_models=["toy-weak"])
+    with pytest.raises(InputError, match="no decision of the accuracy mode 'paper'"):
+        build_main(tmp_path, metrics, weak_models=["toy-weak"], accuracy_modes=("equivalence", "paper"),
+                   accuracy_mode="paper")

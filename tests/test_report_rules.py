@@ -38,7 +38,7 @@ def test_rules_and_report_on_a_synthetic_tree(workflow_copy):
     assert list(wide)[0] == "weak_floor" and list(wide)[-1] == "ceiling" and wide["dpo"]["group"] == "stage II"
     assert wide["iter2-hybrid"]["method"] == "hybrid-ft (iter 2) = M_plus" and wide["dpo"]["gain_over"] == "iter2-hybrid"
     md = (work / "results/tables/toy.md").read_text()
-    assert "(seed 0; grading mode equivalence)" in md.splitlines()[0] and "| DPO - M_plus |" in md
+    assert "(seed 0; grading mode equivalence; accuracy mode equivalence)" in md.splitlines()[0] and "| DPO - M_plus |" in md
     prov = json.loads((work / "results/tables/toy.data_quality.provenance.json").read_text())
     assert prov["config_sha256"] and prov["graders"][0].startswith("w2s-grading") and prov["seeds"] == [0]
     res = run_snakemake(work, "-n", *args, timeout=120)  # params are stable: a second run has nothing to do

@@ -43,8 +43,25 @@ def predictions_path(metrics_path: str | Path) -> Path:
     return path.with_name(path.name[: -len(".metrics.json")] + ".jsonl")
 
 
-def load_evaluation(metrics_path: str | Path) -> Evaluation:
-    """Read a metrics file and its predictions; they must describe the same answers."""
+def _correct(rows: list[dict], pred_path: Path, mode: str | None) -> tuple[bool, ...]:
+    """Each row's decision: ``correct`` (the first accuracy mode) or ``correct_by_mode[mode]``."""
+    if mode is None:
+        return tuple(r["correct"] for r in rows)
+    out = []
+    for i, r in enumerate(rows):
+        value = (r.get("correct_by_mode") or {}).get(mode)
+        if not isinstance(value, bool):
+            raise InputError(f"{pred_path}, row {i + 1}: no decision of the accuracy mode '{mode}' "
+                             "(field correct_by_mode); it was graded before grading.accuracy listed that mode: "
+                             "rerun the evaluate rule for it.")
+        out.append(value)
+    return tuple(out)
+
+
+def load_evaluation(metrics_path: str | Path, accuracy_mode: str | None = None) -> Evaluation:
+    """Read a metrics file and its predictions; they must describe the same answers.
+
+    ``accuracy_mode``: read that grader's decisions (``correct_by_mode``) instead of ``correct``."""
     m = read_json(metrics_path)
     for key in ("owner", "method", "testset"):
         if not isinstance(m.get(key), str):
@@ -54,22 +71,26 @@ def load_evaluation(metrics_path: str | Path) -> Evaluation:
                          "of the evaluate rule: rerun the evaluate rule for it (delete the file).")
     pred_path = predictions_path(metrics_path)
     rows = read_jsonl(pred_path, {"id": str, "correct": bool})
-    correct = tuple(r["correct"] for r in rows)
+    correct = _correct(rows, pred_path, accuracy_mode)
     # The table is computed from the predictions; the metrics file must agree, else it is stale.
-    if m.get("n") != len(rows) or m.get("correct") != sum(correct):
+    stated = m.get("correct") if accuracy_mode is None else round(
+        (m.get("accuracy_by_mode") or {}).get(accuracy_mode, -1) * len(rows))
+    if m.get("n") != len(rows) or stated != sum(correct):
         raise InputError(
-            f"{metrics_path}: says n={m.get('n')}, correct={m.get('correct')} but {pred_path} has "
+            f"{metrics_path}: says n={m.get('n')}, correct={stated} but {pred_path} has "
             f"{len(rows)} rows, {sum(correct)} correct. One of the two is stale: rerun the evaluate rule "
             "for it (delete both files)."
         )
+    grader = m.get("grader", "unknown") if accuracy_mode is None else (m.get("graders") or {}).get(accuracy_mode)
     return Evaluation(seed=m["seed"], owner=m["owner"], method=m["method"], testset=m["testset"],
-                      ids=tuple(r["id"] for r in rows), correct=correct, grader=str(m.get("grader", "unknown")),
+                      ids=tuple(r["id"] for r in rows), correct=correct, grader=str(grader or "unknown"),
                       predictions=str(pred_path), metrics=str(metrics_path))
 
 
-def load_evaluations(metrics_paths: Sequence[str | Path], seeds: Sequence[int]) -> list[Evaluation]:
+def load_evaluations(metrics_paths: Sequence[str | Path], seeds: Sequence[int],
+                     accuracy_mode: str | None = None) -> list[Evaluation]:
     """Every metrics file (sorted by path), each cell once, each seed one of ``seeds``."""
-    evals = [load_evaluation(p) for p in sorted(map(str, metrics_paths))]
+    evals = [load_evaluation(p, accuracy_mode) for p in sorted(map(str, metrics_paths))]
     seen: dict[tuple, str] = {}
     for e in evals:
         if e.seed not in seeds:

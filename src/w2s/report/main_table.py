@@ -84,9 +84,13 @@ def _seed_text(spec: TableSpec) -> str:
     return f"seeds {', '.join(map(str, spec.seeds))}"
 
 
+ACCURACY_GRADERS = {"equivalence": "our grader's equivalence", "paper": "the paper code's own rules (grading mode paper)"}
+
+
 def _grading_text(spec: TableSpec) -> str:
-    return (f"Grading mode: {spec.grading_mode} (how the consistency filter and the stage II vote compare answers; "
-            "every accuracy is graded against the gold answer by the grader's equivalence).")
+    grader = ACCURACY_GRADERS.get(spec.accuracy_mode, spec.accuracy_mode)
+    return (f"Grading mode: {spec.grading_mode} (how the consistency filter and the stage II vote compare answers); "
+            f"every accuracy here is graded against the gold answer by {grader} (accuracy mode {spec.accuracy_mode}).")
 
 
 def _accuracy_display(df: pl.DataFrame, spec: TableSpec, weak_models: Sequence[str], level: float, resamples: int,
@@ -165,24 +169,32 @@ def main_displays(agg: pl.DataFrame, spec: TableSpec, weak_models: Sequence[str]
 
 def build_main_table(metrics_paths: Sequence[str], outputs: Mapping[str, str], *, exp: str, weak_models: Sequence[str],
                      methods: Sequence[Mapping], roles: Mapping[str, str], seeds: Sequence[int], grading_mode: str,
-                     test_sets: Sequence[str], resamples: int = 1000, level: float = 0.95,
-                     config_hash: str | None = None, settings: Mapping | None = None,
-                     repo_dir: str | Path | None = None) -> pl.DataFrame:
+                     test_sets: Sequence[str], accuracy_modes: Sequence[str], accuracy_mode: str | None = None,
+                     resamples: int = 1000, level: float = 0.95, config_hash: str | None = None,
+                     settings: Mapping | None = None, repo_dir: str | Path | None = None) -> pl.DataFrame:
     """Main table (csv: wide, long_csv: one row per seed and cell, md, tex, html), the accuracy
-    figure (figure_png, figure_pdf) and provenance; returns the long frame."""
+    figure (figure_png, figure_pdf) and provenance; returns the long frame.
+
+    ``accuracy_modes``: grading.accuracy, the graders every prediction was graded by (the first
+    is each prediction's ``correct``); ``accuracy_mode``: the one this table shows (default: the
+    first), read from the predictions' ``correct_by_mode`` when it is another."""
     check_outputs(outputs, MAIN_OUTPUTS)
-    spec = table_spec(methods, roles, seeds, grading_mode)
-    evals = load_evaluations(metrics_paths, spec.seeds)
+    accuracy_mode = accuracy_mode or accuracy_modes[0]
+    if accuracy_mode not in accuracy_modes:
+        raise ValueError(f"accuracy mode {accuracy_mode!r} is not one of grading.accuracy {list(accuracy_modes)}")
+    spec = table_spec(methods, roles, seeds, grading_mode, accuracy_mode)
+    evals = load_evaluations(metrics_paths, spec.seeds, None if accuracy_mode == accuracy_modes[0] else accuracy_mode)
     results = main_results(evals, spec, weak_models, test_sets, resamples, level, exp)
     agg = aggregate(results, spec, weak_models)
     what = (f"with {round(100 * level)}% bootstrap CI" if len(spec.seeds) == 1
             else f"mean ± sd over {len(spec.seeds)} seeds")
-    heading = f"{exp}: accuracy (%) {what} and PGR ({_seed_text(spec)}; grading mode {spec.grading_mode})"
+    heading = (f"{exp}: accuracy (%) {what} and PGR ({_seed_text(spec)}; grading mode {spec.grading_mode}; "
+               f"accuracy mode {spec.accuracy_mode})")
     write_renderings(outputs, main_wide(agg, weak_models), main_displays(agg, spec, weak_models, level, resamples, exp),
                      heading)
     write_csv(outputs["long_csv"], results)
     accuracy_figure(results, spec, outputs["figure_png"], outputs["figure_pdf"],
-                    title=f"{exp} ({_seed_text(spec)}; grading mode {spec.grading_mode}):")
+                    title=f"{exp} ({_seed_text(spec)}; grading mode {spec.grading_mode}; accuracy {spec.accuracy_mode}):")
     inputs = [e.metrics for e in evals] + [e.predictions for e in evals]
     write_provenance(outputs["provenance"], table="main", exp=exp, inputs=inputs,
                      outputs=[v for k, v in outputs.items() if k != "provenance"],
@@ -190,7 +202,8 @@ def build_main_table(metrics_paths: Sequence[str], outputs: Mapping[str, str], *
                                "bootstrap": "percentile, questions resampled with replacement, one set of resamples "
                                             "per seed and test set shared by all cells (paired PGR and gain "
                                             "intervals), seeded by the run's seed",
-                               "methods": [dict(m) for m in methods], "roles": dict(roles), **(settings or {})},
+                               "methods": [dict(m) for m in methods], "roles": dict(roles),
+                               "accuracy_mode": accuracy_mode, **(settings or {})},
                      graders=[e.grader for e in evals], grading_mode=spec.grading_mode, seeds=spec.seeds,
                      config_hash=config_hash, repo_dir=repo_dir)
     return results

@@ -1,4 +1,5 @@
-"""What the report rules tell the tables: the method rows, their roles, the seeds, the grading mode.
+"""What the report rules tell the tables: the method rows, their roles, the seeds, the grading and
+accuracy modes.
 
 The report code holds no list of methods: the rule passes every row (key, label, stage and, for
 stage I, the iteration) in display order, and which rows play the roles of the weak floor, the
@@ -46,12 +47,15 @@ class Roles:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """The rows of the main table in display order, their roles, the seeds and the grading mode."""
+    """The rows of the main table in display order, their roles, the seeds, the grading mode (how
+    the filter and the vote compared answers) and the accuracy mode (which grader the table's
+    accuracies come from: grading.accuracy)."""
 
     rows: tuple[MethodRow, ...]
     roles: Roles
     seeds: tuple[int, ...]
     grading_mode: str
+    accuracy_mode: str
 
     def row(self, key: str) -> MethodRow:
         return self._by_key[key]
@@ -95,7 +99,7 @@ def _method_row(i: int, item: object) -> MethodRow:
 
 
 def table_spec(methods: Sequence[Mapping], roles: Mapping[str, str], seeds: Sequence[int],
-               grading_mode: str) -> TableSpec:
+               grading_mode: str, accuracy_mode: str) -> TableSpec:
     """Check the rule's params and return them as a TableSpec."""
     rows = tuple(_method_row(i, m) for i, m in enumerate(methods))
     keys = [r.key for r in rows]
@@ -114,5 +118,7 @@ def table_spec(methods: Sequence[Mapping], roles: Mapping[str, str], seeds: Sequ
         raise SpecError(f"report params: seeds must be a non-empty list of distinct integers; got {list(seeds)!r}")
     if not isinstance(grading_mode, str) or not grading_mode:
         raise SpecError(f"report params: grading_mode must be a non-empty string; got {grading_mode!r}")
+    if not isinstance(accuracy_mode, str) or not accuracy_mode:
+        raise SpecError(f"report params: accuracy_mode must be a non-empty string; got {accuracy_mode!r}")
     return TableSpec(rows=rows, roles=Roles(**{r: roles[r] for r in ROLES}), seeds=tuple(seeds),
-                     grading_mode=grading_mode)
+                     grading_mode=grading_mode, accuracy_mode=accuracy_mode)

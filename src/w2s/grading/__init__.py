@@ -208,17 +208,17 @@ def _equivalent(gold, pred: str, task: str, answer_type, ck: Checker) -> bool:
     return compare.equal(gold, pred, task, ck)
 
 
-def is_equivalent(gold, pred: str, task: str, answer_type: str | None = None, timeout: float = 5.0) -> bool:
+def is_equivalent(gold, pred: str, task: str, answer_type: str | None = None, timeout: float = 5.0,
+                  type_sequence: Sequence[str] | None = None) -> bool:
     """Is the extracted answer ``pred`` equivalent to ``gold``? Gold first; bounded by ``timeout``
-    seconds of symbolic work in total; pathological input -> False (logged). ``answer_type`` is
-    used for OlympicArena only."""
+    seconds of symbolic work in total; pathological input -> False (logged). ``answer_type`` (and
+    the ``type_sequence`` of a multi-part answer) are used for OlympicArena only."""
     _check_task(task)
     if not isinstance(pred, str):
         raise TypeError(f"pred must be a string, got {type(pred).__name__}")
     g = _gold_answer(gold, task)
-    if task == "olympicarena" and answer_type:
-        compare.parse_answer_type(answer_type)  # unknown types are an error, not a wrong answer
-    return _equivalent(g, _pred_answer(pred, task), task, answer_type, Checker(timeout).start())
+    kind = _type_of(answer_type, type_sequence) if task == "olympicarena" else None
+    return _equivalent(g, _pred_answer(pred, task), task, kind, Checker(timeout).start())
 
 
 def matching_answer(response: str, task: str, mode: str = DEFAULT_MODE) -> str:

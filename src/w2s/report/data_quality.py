@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import grading
+from ..data import gold_of
 from ..io import InputError, read_json, read_jsonl
 from ..metrics import spread
 from ..pairs import DECISIONS
@@ -57,9 +58,11 @@ def grade_against_gold(gold: Mapping[str, dict], answers: Iterable[tuple[str, st
         if not g["answer"].strip():
             grades[(qid, answer)] = None
         else:
-            # OlympicArena gold carries an answer type (SC, NV, SET ...); the grader ignores it elsewhere.
+            # OlympicArena gold carries an answer type (SC, NV, SET ...), a type sequence and an answer
+            # list for multi-part answers: graded by them, as the filter and the vote compared them.
             grades[(qid, answer)] = bool(answer) and grading.is_equivalent(
-                g["answer"], answer, task, answer_type=g.get("answer_type") or None)
+                gold_of(g), answer, task, answer_type=g.get("answer_type") or None,
+                type_sequence=g.get("type_sequence") or None)
     return grades
 
 

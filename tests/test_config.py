@@ -54,3 +54,41 @@ def test_overlays_merge_like_snakemake_configfiles():
     base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
     merged = merge_overlays(base, {"a": {"c": [3]}, "e": 2})
     assert merged == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2} and base["a"]["c"] == [1, 2]
+
+
+# ----------------------------------------------------------------------------- toy models
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["models"]["toy-strong"]["toy"].update(hiden=128),
+         "config error at models.toy-strong.toy: Additional properties are not allowed \\('hiden' was unexpected\\)"),
+        (lambda c: c["models"]["toy-weak"]["toy"].update(heads=3),
+         "config error at models.toy-weak.toy.heads: 3 heads do not divide hidden \\(64\\)"),
+        (lambda c: c["models"]["toy-weak"]["toy"].update(heads=4),
+         "config error at models.toy-weak.toy.heads: head size hidden/heads = 64/4 = 16; vLLM's CPU build needs "
+         "at least 32 \\(it dies on the first generate with 16\\). Use at most 2 heads"),
+        (lambda c: c["models"]["toy-weak"]["toy"].update(pretrain_steps=10),
+         "config error at models.toy-weak.toy.batch_size: pretrain_steps is 10, and pretraining needs batch_size"),
+        (lambda c: c["models"]["toy-strong"]["toy"].update(equation_share=0.95),
+         "config error at models.toy-strong.toy.target_format_share: equation_share \\+ target_format_share = 1.03"),
+        (lambda c: c["models"]["toy-weak"]["toy"].update(layers=0),
+         "config error at models.toy-weak.toy.layers: 0 is less than the minimum of 1"),
+        (lambda c: c["models"]["toy-weak"]["toy"].pop("hidden"),
+         "config error at models.toy-weak.toy: 'hidden' is a required property"),
+    ],
+)
+def test_toy_model_settings_are_checked_with_their_key(mutate, message):
+    with pytest.raises(ConfigError, match=message):
+        check(mutate)
+
+
+def test_the_toy_worlds_own_settings_fit_the_toy_model_schema():
+    """w2s.toy's calibrated models are valid toy_model blocks: a key the calibration adds to
+    w2s.toy.DEFAULT_CFG must be added to $defs.toy_model too (this fails until it is)."""
+    from w2s.config import toy_model_problems
+    from w2s.schema import validated
+    from w2s.toy import DEFAULT_CFG
+
+    for role in ("weak", "strong"):
+        cfg = validated("toy_model", DEFAULT_CFG[role], f"w2s.toy.DEFAULT_CFG[{role!r}]")
+        assert toy_model_problems(cfg, role) == []

@@ -85,7 +85,9 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
     for name, model in models.items():
         if model["path"] == "toy" and "toy" not in model:
             problems.append(f"config error at models.{name}.toy: a model with path 'toy' needs its toy architecture.")
-        elif model["path"] != "toy" and check_paths:
+        elif model["path"] == "toy":
+            problems += toy_model_problems(model["toy"], f"models.{name}.toy")
+        elif check_paths:
             try:
                 check_local_model(model["path"])
             except FileNotFoundError as e:
@@ -120,6 +122,33 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
             problems.append(f"config error at {where}.stage2.flip_threshold: {stage2['flip_threshold']} is below "
                             f"tau ({stage2['tau']}); the flip rule only applies above tau.")
         problems += _check_stage2_methods(stage2["methods"], f"{where}.stage2.methods", training_keys)
+    return problems
+
+
+# The smallest attention head vLLM's CPU build runs (DESIGN.md: head size 16 dies on the first generate).
+MIN_HEAD_SIZE = 32
+
+
+def toy_model_problems(toy: dict, where: str) -> list[str]:
+    """Checks across the keys of a toy model (``$defs.toy_model`` checks each key alone)."""
+    problems = []
+    hidden, heads = toy["hidden"], toy["heads"]
+    if hidden % heads:
+        problems.append(f"config error at {where}.heads: {heads} heads do not divide hidden ({hidden}); "
+                        f"choose heads so that hidden/heads is a whole number of at least {MIN_HEAD_SIZE}.")
+    elif hidden // heads < MIN_HEAD_SIZE:
+        problems.append(f"config error at {where}.heads: head size hidden/heads = {hidden}/{heads} = {hidden // heads}; "
+                        f"vLLM's CPU build needs at least {MIN_HEAD_SIZE} (it dies on the first generate with 16). "
+                        f"Use at most {max(1, hidden // MIN_HEAD_SIZE)} heads or a larger hidden.")
+    if toy.get("pretrain_steps", 0) > 0:
+        for key in ("batch_size", "seq_len", "lr"):
+            if key not in toy:
+                problems.append(f"config error at {where}.{key}: pretrain_steps is {toy['pretrain_steps']}, and "
+                                f"pretraining needs {key}; set it (or pretrain_steps: 0).")
+    shares = [toy[k] for k in ("equation_share", "target_format_share") if k in toy]
+    if sum(shares) > 1:
+        problems.append(f"config error at {where}.target_format_share: equation_share + target_format_share = "
+                        f"{sum(shares):g}; the two shares of the pretraining rows must sum to at most 1.")
     return problems
 
 

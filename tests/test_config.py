@@ -1,6 +1,7 @@
 """Config validation: key path and allowed values in the message; defaults filled."""
 
 import copy
+import json
 
 import pytest
 import yaml
@@ -92,3 +93,67 @@ def test_the_toy_worlds_own_settings_fit_the_toy_model_schema():
     for role in ("weak", "strong"):
         cfg = validated("toy_model", DEFAULT_CFG[role], f"w2s.toy.DEFAULT_CFG[{role!r}]")
         assert toy_model_problems(cfg, role) == []
+
+
+# ----------------------------------------------------------------------------- demonstrations
+@pytest.mark.parametrize(
+    "demonstrations, message",
+    [
+        ({"ids": ["toy-train_2-00003", "toy-train_2-99999"]},
+         "config error at experiments.toy.demonstrations.ids: 1 id\\(s\\) not in train_2 of dataset 'toy' \\(the toy "
+         "world's, toy.data.train_2\\): 'toy-train_2-99999'; its ids look like 'toy-train_2-00000'"),
+        ({"k": 501}, "config error at experiments.toy.demonstrations.k: 501 demonstrations asked for, but train_2 of "
+                     "dataset 'toy' has 500 questions"),
+        ({"ids_by_weak": {"toy-wek": ["toy-train_2-00001"]}},
+         "config error at experiments.toy.demonstrations.ids_by_weak.toy-wek: 'toy-wek' is not a weak model of this "
+         "experiment \\(weak: toy-weak\\)"),
+        ({"ids_by_weak": {"toy-weak": ["toy-train_2-00001", 7]}},
+         "config error at experiments.toy.demonstrations.ids_by_weak.toy-weak: 1 id\\(s\\) not in train_2 .*: '7'"),
+    ],
+)
+def test_demonstrations_are_checked_against_the_toy_data(demonstrations, message):
+    with pytest.raises(ConfigError, match=message):
+        check(lambda c: c["experiments"]["toy"]["demonstrations"].update(demonstrations))
+
+
+def test_demonstrations_within_the_toy_data_pass():
+    cfg = check(lambda c: (c["toy"]["data"].update(train_2=20),
+                           c["experiments"]["toy"]["demonstrations"].update(k=20, ids=["toy-train_2-00019"])))
+    assert cfg["experiments"]["toy"]["demonstrations"]["ids"] == ["toy-train_2-00019"]
+
+
+def test_toy_row_ids_are_the_ones_the_toy_world_writes(tmp_path):
+    from w2s import toy
+    from w2s.config import known_train_2_ids
+    from w2s.data import normalise_split
+
+    sizes = {"train_1": 2, "train_2": 4, "test": 2}
+    toy.build_toy_data(str(tmp_path), {**BASE["toy"]["data"], **sizes}, seed=0)
+    written = [r["id"] for r in normalise_split("gsm8k", {"path": str(tmp_path / "train_2.jsonl")}, "train_2")]
+    cfg = check(lambda c: c["toy"]["data"].update(sizes))
+    assert known_train_2_ids(cfg, "toy") == written
+
+
+def local_dataset(tmp_path, demonstrations):
+    rows = [{"id": f"q{i}", "question": f"What is {i} + 1?", "answer": f"{i} + 1 = {i + 1}\n#### {i + 1}"} for i in range(3)]
+    for split in ("train_2", "test"):
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps({**r, "id": f"{split}-{r['id']}",
+                                                                     "question": f"{split}: {r['question']}"}) + "\n"
+                                                         for r in rows))
+
+    def mutate(c):
+        c["datasets"]["lab"] = {"task": "gsm8k", "source": {s: {"path": str(tmp_path / f"{s}.jsonl")} for s in ("train_2", "test")}}
+        c["models"]["toy-weak"]["finetune"] = False
+        c["experiments"]["toy"].update(dataset="lab", test_sets=["lab"], demonstrations=demonstrations)
+    return mutate
+
+
+def test_demonstration_ids_are_checked_against_a_local_train_2(tmp_path):
+    assert check(local_dataset(tmp_path, {"k": 2, "ids": ["train_2-q0", "train_2-q2"]}))
+    with pytest.raises(ConfigError, match="config error at experiments.toy.demonstrations.ids: 1 id\\(s\\) not in train_2 "
+                                          f"of dataset 'lab' \\(datasets.lab.source.train_2.path: {tmp_path}/train_2.jsonl\\): "
+                                          "'q1'; its ids look like 'train_2-q0', 'train_2-q1', 'train_2-q2'"):
+        check(local_dataset(tmp_path, {"ids": ["train_2-q0", "q1"]}))
+    with pytest.raises(ConfigError, match="demonstrations.k: 4 demonstrations asked for, but train_2 of dataset 'lab' "
+                                          "has 3 questions"):
+        check(local_dataset(tmp_path, {"k": 4}))

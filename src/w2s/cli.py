@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate config files (later ones override earlier ones)")
     p.add_argument("configs", nargs="+")
     p.add_argument("--schema", default=str(SCHEMA))
-    p.add_argument("--no-path-check", action="store_true", help="do not check that local model folders exist")
+    p.add_argument("--no-path-check", action="store_true", help="do not look at local files (model folders, dataset files, train_2 ids)")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("filter", help="stage I consistency filter -> weak/icl/hybrid SFT sets")

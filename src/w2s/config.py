@@ -122,6 +122,56 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
             problems.append(f"config error at {where}.stage2.flip_threshold: {stage2['flip_threshold']} is below "
                             f"tau ({stage2['tau']}); the flip rule only applies above tau.")
         problems += _check_stage2_methods(stage2["methods"], f"{where}.stage2.methods", training_keys)
+        problems += demonstration_problems(config, exp, where, check_paths)
+    return problems
+
+
+# How w2s.toy.build_toy_data names its rows (the normalised id is the raw row's id).
+TOY_ROW_ID = "toy-{split}-{index:05d}"
+
+
+def known_train_2_ids(config: dict, dataset_name: str, read_files: bool = True) -> list[str] | None:
+    """The ids of a dataset's normalised train_2 where they are known before any job runs: the toy
+    world's (from its size) and a local file's (normalised here, a fraction of a second for 7,000
+    rows). None for hub and URL sources, and for a local file with a problem (its job reports it)."""
+    dataset = config["datasets"][dataset_name]
+    if dataset["source"] == "toy":
+        return [TOY_ROW_ID.format(split="train_2", index=i) for i in range(config["toy"]["data"]["train_2"])]
+    spec = dataset["source"]["train_2"]
+    if not read_files or spec["path"].startswith(("hf://", "http://", "https://")) or not Path(spec["path"]).is_file():
+        return None
+    from .data import normalise_split
+    from .io import InputError
+
+    try:
+        return [row["id"] for row in normalise_split(dataset, spec, "train_2", dataset_name)]
+    except InputError:
+        return None
+
+
+def demonstration_problems(config: dict, exp: dict, where: str, read_files: bool = True) -> list[str]:
+    """Fixed demonstration ids must be train_2 rows and k at most train_2's size, where train_2 is
+    known at config time (``known_train_2_ids``); ``ids_by_weak`` names weak models of the experiment."""
+    demos, where = exp["demonstrations"], f"{where}.demonstrations"
+    problems = [f"config error at {where}.ids_by_weak.{w}: '{w}' is not a weak model of this experiment "
+                f"(weak: {', '.join(exp['weak'])})." for w in demos["ids_by_weak"] if w not in exp["weak"]]
+    known = known_train_2_ids(config, exp["dataset"], read_files)
+    if known is None:
+        return problems
+    source = config["datasets"][exp["dataset"]]["source"]
+    origin = ("the toy world's, toy.data.train_2" if source == "toy"
+              else f"datasets.{exp['dataset']}.source.train_2.path: {source['train_2']['path']}")
+    if demos["k"] > len(known):
+        problems.append(f"config error at {where}.k: {demos['k']} demonstrations asked for, but train_2 of dataset "
+                        f"'{exp['dataset']}' has {len(known)} questions ({origin}); lower k.")
+    listed = [("ids", demos["ids"] or [])] + [(f"ids_by_weak.{w}", ids) for w, ids in demos["ids_by_weak"].items()]
+    known_set = set(known)
+    for key, ids in listed:
+        missing = [str(i) for i in ids if str(i) not in known_set]
+        if missing:
+            problems.append(f"config error at {where}.{key}: {len(missing)} id(s) not in train_2 of dataset "
+                            f"'{exp['dataset']}' ({origin}): {', '.join(map(repr, missing[:5]))}; its ids look like "
+                            f"{', '.join(map(repr, known[:3]))}.")
     return problems
 
 

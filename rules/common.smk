@@ -9,11 +9,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from w2s import registry  # noqa: E402
-from w2s.config import canonical, validate_config  # noqa: E402
+from w2s.config import ConfigError, canonical, validate_config  # noqa: E402
 from w2s.models import MODEL_CARD, TRAINING_RECORD  # noqa: E402
 
-# Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds.
-validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
+# Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds,
+# with the message alone (no traceback of the workflow's code).
+try:
+    validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
+except ConfigError as e:
+    sys.exit(f"error: {e}")
 
 # glibc malloc settings measured 3x faster for small-model training on CPU (docs: DESIGN notes in
 # README); jobs inherit them. Only for CPU-only configs: GPU nodes load 100+ GB checkpoints.

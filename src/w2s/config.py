@@ -31,6 +31,36 @@ from .schema import (  # noqa: F401 - the config API: w2s.config.schema_default,
 RESERVED_NAMES = {"ceiling", "data", "tables", "figures", "toy_world", "logs", "benchmarks"}
 
 
+def read_config_file(path: str | Path) -> dict:
+    """One YAML (or JSON) config file as a mapping; a syntax error is a ConfigError naming
+    file:line:column and YAML's own description of the problem."""
+    import yaml
+
+    from .io import InputError, read_text
+
+    path = Path(path)
+    try:
+        text = read_text(path)
+    except InputError as e:
+        raise ConfigError(f"config file {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        context = f" ({e.context}, line {e.context_mark.line + 1})" if e.context and e.context_mark else ""
+        raise ConfigError(f"{where}: YAML syntax error: {e.problem or e.context}{context}. Fix the file: indent with "
+                          "spaces (no tabs), close every bracket and quote, put a space after each ':'.") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file is a mapping of keys (datasets:, models:, ...), got a "
+                          f"{type(data).__name__} at the top level.")
+    return data
+
+
 def merge_overlays(*configs: dict) -> dict:
     """Config files merged as Snakemake merges ``--configfile`` overlays: mappings key by key, any
     other value replaced (a list too). The inputs are left as they are."""

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import registry
-from .io import InputError, iter_jsonl
+from .io import InputError, iter_jsonl, looks_like_jsonl, read_json
 from .prompts import ANSWER_KEYS, gold_target
 
 _CALC_NOTE = re.compile(r"<<[^<>]*>>")
@@ -80,7 +80,8 @@ def _text(raw: dict, keys: tuple[str, ...], where: str) -> str:
             raise InputError(f"{where}: field '{key}' must be a string, got {type(value).__name__}.")
     raise InputError(
         f"{where}: no non-empty text in any of the fields {', '.join(keys)} "
-        f"(fields present: {', '.join(sorted(raw)) or 'none'}). Check the dataset's field mapping."
+        f"(fields present: {', '.join(sorted(raw)) or 'none'}). This format reads those fields; for rows with other "
+        "field names set the dataset's format: jsonl and name them in its fields (datasets.<name>.fields)."
     )
 
 
@@ -177,7 +178,7 @@ def normalise_mapped(raw: dict, index: int, where: str, rule: dict) -> dict:
     question = _raw_field(raw, fields["question"], where)
     if not question:
         raise InputError(f"{where}: no question in field '{fields['question']}' (fields present: "
-                         f"{', '.join(sorted(raw)) or 'none'}). Check datasets.<name>.fields.question.")
+                         f"{', '.join(sorted(raw)) or 'none'}). Check datasets.{rule.get('name', '<name>')}.fields.question.")
     solution = _raw_field(raw, fields["solution"], where) if "solution" in fields else ""
     answer = extract_gold(rule["answer_from"], _raw_field(raw, fields.get("answer", ""), where), solution)
     if not answer:
@@ -211,18 +212,40 @@ def _load_hf(spec: dict) -> Iterable[dict]:
         yield from ds
 
 
-def _load_file(path: Path) -> Iterable[dict]:
+def _load_file(path: Path, key: str) -> Iterable[dict]:
+    """Raw rows of a local .parquet, .json (one list of objects) or JSON Lines file (any other name)."""
+    if path.is_dir():
+        raise InputError(f"dataset source '{path}': is a folder, not a file. Give the file ({key}).")
     if path.suffix == ".parquet":
-        import polars as pl
-
-        yield from pl.read_parquet(path).iter_rows(named=True)
+        yield from _load_parquet(path, key)
     elif path.suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = read_json(path)
+        except InputError as e:
+            raise InputError(f"{e} ({key})") from None
         if not isinstance(data, list):
-            raise InputError(f"{path}: a .json source must hold a list of objects.")
+            raise InputError(f"{path}: a .json source must hold a list of objects, got {type(data).__name__} ({key}).")
         yield from data
     else:
         yield from iter_jsonl(path)
+
+
+def _load_parquet(path: Path, key: str) -> Iterable[dict]:
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head != b"PAR1":
+        start = path.read_bytes()[:200].decode("utf-8", errors="replace")
+        what = ("JSON Lines (one object per line)" if looks_like_jsonl(path.read_text(encoding="utf-8", errors="replace"))
+                else "JSON" if start.lstrip().startswith(("{", "[")) else "no Parquet header")
+        raise InputError(f"{path}: not a Parquet file: it holds {what}, starting {start.splitlines()[0][:60]!r} ({key}). "
+                         "Rename it to .jsonl (JSON Lines) or .json (one JSON list), or write real Parquet.")
+    import polars as pl
+
+    try:
+        frame = pl.read_parquet(path)
+    except pl.exceptions.PolarsError as e:
+        raise InputError(f"{path}: cannot read it as Parquet ({str(e).splitlines()[0]}) ({key}).") from None
+    yield from frame.iter_rows(named=True)
 
 
 def load_source(spec: dict, cache_dir: str | Path | None = None, key: str = "datasets.<name>.source.<split>.path"
@@ -244,12 +267,12 @@ def load_source(spec: dict, cache_dir: str | Path | None = None, key: str = "dat
             tmp = local.with_suffix(local.suffix + ".part")
             urllib.request.urlretrieve(path, tmp)  # noqa: S310 - URL comes from the user's config
             tmp.replace(local)
-        yield from _load_file(local)
+        yield from _load_file(local, key)
         return
     local = Path(path)
     if not local.exists():
         raise InputError(f"dataset source '{path}': file not found. Fix the path in the config ({key}).")
-    yield from _load_file(local)
+    yield from _load_file(local, key)
 
 
 def normalise_split(dataset: str | dict, spec: dict, split: str, name: str = "<name>") -> list[dict]:
@@ -258,32 +281,39 @@ def normalise_split(dataset: str | dict, spec: dict, split: str, name: str = "<n
     ``dataset``: the datasets.<name> config block (task, format, fields, answer_from), or a task
     name for a source in that task's own format. ``name``: the dataset's name, for messages.
     """
-    rule = dataset_rule(dataset)
+    rule = {**dataset_rule(dataset), "name": name}
     task, normalise = rule["task"], _normaliser(rule)
     rows: list[dict] = []
     where_base = spec["path"]
+    key = f"datasets.{name}.source.{split}.path"
     subjects = spec.get("subjects")
-    for index, raw in enumerate(load_source(spec, key=f"datasets.{name}.source.{split}.path")):
+    for index, raw in enumerate(load_source(spec, key=key)):
         if not isinstance(raw, dict):
-            raise InputError(f"{where_base}, row {index + 1}: expected an object, got {type(raw).__name__}.")
+            raise InputError(f"{where_base}, row {index + 1}: expected an object, got {type(raw).__name__} ({key}).")
         if subjects and raw.get("subject") not in subjects:
             continue
-        row = normalise(raw, index, f"{where_base}, row {index + 1}")
+        try:
+            row = normalise(raw, index, f"{where_base}, row {index + 1}")
+        except InputError as e:
+            raise InputError(f"{e} (dataset source: {key})") from None
         if row is not None:
             rows.append(row)
         if spec.get("limit") and len(rows) >= spec["limit"]:
             break
     if not rows:
-        raise InputError(f"{where_base}: split '{split}' is empty after normalisation. Check the source and its filters.")
+        raise InputError(f"{where_base}: split '{split}' is empty after normalisation. Check the source and its filters "
+                         f"({key}, and subjects / limit beside it).")
     seen: dict[str, int] = {}
     for i, row in enumerate(rows):
         if row["id"] in seen:
-            raise InputError(f"{where_base}: duplicate id {row['id']!r} (rows {seen[row['id']] + 1} and {i + 1}).")
+            raise InputError(f"{where_base}: duplicate id {row['id']!r} (rows {seen[row['id']] + 1} and {i + 1} after "
+                             f"normalisation; {key}). Every row needs a distinct id.")
         seen[row["id"]] = i
-    key = ANSWER_KEYS[task]
+    answer_key = ANSWER_KEYS[task]
     solved = [r for r in rows if r["solution"]]
-    if split != "train_2" and solved and not any(key in r["solution"] for r in solved):
-        raise InputError(f"{where_base}: no gold solution contains the answer key '{key}'.")
+    if split != "train_2" and solved and not any(answer_key in r["solution"] for r in solved):
+        raise InputError(f"{where_base}: no gold solution contains the answer key '{answer_key}' of task '{task}' "
+                         f"({key}); is datasets.{name}.task right?")
     return rows
 
 

@@ -157,3 +157,34 @@ def test_demonstration_ids_are_checked_against_a_local_train_2(tmp_path):
     with pytest.raises(ConfigError, match="demonstrations.k: 4 demonstrations asked for, but train_2 of dataset 'lab' "
                                           "has 3 questions"):
         check(local_dataset(tmp_path, {"k": 4}))
+
+
+def test_a_missing_local_source_file_is_a_config_error(tmp_path):
+    mutate = local_dataset(tmp_path, {"k": 2})
+
+    def missing(c):
+        mutate(c)
+        c["datasets"]["lab"]["source"]["test"]["path"] = str(tmp_path / "tset.jsonl")
+    with pytest.raises(ConfigError, match=f"config error at datasets.lab.source.test.path: file not found: "
+                                          f"'{tmp_path}/tset.jsonl' \\(a local file; relative paths start at the "
+                                          "working directory"):
+        check(missing)
+
+
+@pytest.mark.parametrize("path, message", [
+    ("toy", "config error at models.toy-weak.revision: only a hub model has revisions; 'toy' is built by the toy rules"),
+    ("./models/mine", "config error at models.toy-weak.revision: only a hub model has revisions; './models/mine' is a "
+                      "folder"),
+])
+def test_a_revision_is_for_hub_models_only(path, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config({**copy.deepcopy(BASE), "models": {**copy.deepcopy(BASE["models"]), "toy-weak": {
+            **BASE["models"]["toy-weak"], "path": path, "revision": "v1"}}}, SCHEMA, check_paths=False)
+
+
+def test_a_hub_models_revision_is_kept():
+    cfg = validate_config({**copy.deepcopy(BASE), "models": {**copy.deepcopy(BASE["models"]), "toy-weak": {
+        **{k: v for k, v in BASE["models"]["toy-weak"].items() if k != "toy"}, "path": "Qwen/Qwen2.5-0.5B",
+        "revision": "060db6499f32faf8b98477b0a26969ef7d8b9987"}}}, SCHEMA, check_paths=False)
+    assert cfg["models"]["toy-weak"]["revision"] == "060db6499f32faf8b98477b0a26969ef7d8b9987"
+    assert cfg["models"]["toy-strong"]["revision"] is None

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from . import registry
-from .models import check_local_model
+from .models import check_local_model, is_hub_model
 from .schema import (  # noqa: F401 - the config API: w2s.config.schema_default, validated, ...
     SCHEMA_PATH,
     ConfigError,
@@ -112,6 +112,8 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
             problems.append(f"config error at {name}: '{name}' is a reserved name (used for folders); rename it.")
     for name, dataset in datasets.items():
         problems += _check_dataset(dataset, f"datasets.{name}")
+        if check_paths:
+            problems += _check_local_sources(dataset, f"datasets.{name}")
     for name, model in models.items():
         if model["path"] == "toy" and "toy" not in model:
             problems.append(f"config error at models.{name}.toy: a model with path 'toy' needs its toy architecture.")
@@ -122,6 +124,10 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
                 check_local_model(model["path"])
             except FileNotFoundError as e:
                 problems.append(f"config error at models.{name}.path: {e}")
+        if model["revision"] is not None and not is_hub_model(model["path"]):
+            problems.append(f"config error at models.{name}.revision: only a hub model has revisions; "
+                            f"'{model['path']}' is {'built by the toy rules' if model['path'] == 'toy' else 'a folder'} "
+                            "(remove revision).")
     for exp_name, exp in config["experiments"].items():
         where = f"experiments.{exp_name}"
         if exp["dataset"] not in datasets:
@@ -203,6 +209,17 @@ def demonstration_problems(config: dict, exp: dict, where: str, read_files: bool
                             f"'{exp['dataset']}' ({origin}): {', '.join(map(repr, missing[:5]))}; its ids look like "
                             f"{', '.join(map(repr, known[:3]))}.")
     return problems
+
+
+def _check_local_sources(dataset: dict, where: str) -> list[str]:
+    """A local source file must exist: it is an input of the data job (relative to the working directory)."""
+    from .data import is_local_source
+
+    source = dataset["source"]
+    return [f"config error at {where}.source.{split}.path: file not found: '{spec['path']}' (a local file; relative "
+            f"paths start at the working directory, {Path.cwd()}). Fix the path, or give an https URL or hf://owner/name."
+            for split, spec in (source.items() if isinstance(source, dict) else ())
+            if is_local_source(spec["path"]) and not Path(spec["path"]).is_file()]
 
 
 # The smallest attention head vLLM's CPU build runs (DESIGN.md: head size 16 dies on the first generate).

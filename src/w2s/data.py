@@ -6,9 +6,9 @@ the task's answer key (METHOD.md, "Prompts and answers"). ``train_2`` is written
 questions the method may see (``train_2.jsonl``: id, question) and the gold kept aside for the
 strong ceiling and for analysis (``train_2.gold.jsonl``).
 
-Sources (one per split in the config): a local JSON/JSONL/Parquet file, an http(s) URL of one,
-or a Hugging Face dataset ``hf://owner/name`` with ``config`` / ``split`` (several configs are
-concatenated, as OlympicArena's subjects are).
+Sources (one per split in the config, read by ``w2s.sources``): a local JSON/JSONL/Parquet file,
+an http(s) URL of one, or a Hugging Face dataset ``hf://owner/name`` with ``config`` / ``split``
+(several configs are concatenated, as OlympicArena's subjects are).
 
 How raw rows become normalised rows is the dataset's ``format`` (w2s.registry.FORMATS): the
 GSM8K, MATH and OlympicArena layouts, or ``jsonl``, any rows with a field mapping and an answer
@@ -17,16 +17,12 @@ rule (``normalise_mapped``). The ``task`` decides the answer key of the gold tar
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import urllib.request
-from collections.abc import Iterable
-from pathlib import Path
 
 from . import registry
-from .io import InputError, iter_jsonl, looks_like_jsonl, read_json
+from .io import InputError
 from .prompts import ANSWER_KEYS, gold_target
+from .sources import DOWNLOAD_CACHE, is_local_source, load_source  # noqa: F401 - the data API
 
 _CALC_NOTE = re.compile(r"<<[^<>]*>>")
 # OlympicArena answer types the paper drops (program code, open-ended text).
@@ -202,84 +198,13 @@ def dataset_rule(dataset: str | dict) -> dict:
     return {**dataset, "format": dataset.get("format") or registry.TASKS[dataset["task"]].format}
 
 
-def _load_hf(spec: dict) -> Iterable[dict]:
-    import datasets  # lazy: only a hub source needs it
-
-    name = spec["path"][len("hf://"):]
-    configs = spec.get("configs") or [spec.get("config")]
-    for config in configs:
-        ds = datasets.load_dataset(name, config, split=spec.get("split", "train"))
-        yield from ds
-
-
-def _load_file(path: Path, key: str) -> Iterable[dict]:
-    """Raw rows of a local .parquet, .json (one list of objects) or JSON Lines file (any other name)."""
-    if path.is_dir():
-        raise InputError(f"dataset source '{path}': is a folder, not a file. Give the file ({key}).")
-    if path.suffix == ".parquet":
-        yield from _load_parquet(path, key)
-    elif path.suffix == ".json":
-        try:
-            data = read_json(path)
-        except InputError as e:
-            raise InputError(f"{e} ({key})") from None
-        if not isinstance(data, list):
-            raise InputError(f"{path}: a .json source must hold a list of objects, got {type(data).__name__} ({key}).")
-        yield from data
-    else:
-        yield from iter_jsonl(path)
-
-
-def _load_parquet(path: Path, key: str) -> Iterable[dict]:
-    with path.open("rb") as f:
-        head = f.read(4)
-    if head != b"PAR1":
-        start = path.read_bytes()[:200].decode("utf-8", errors="replace")
-        what = ("JSON Lines (one object per line)" if looks_like_jsonl(path.read_text(encoding="utf-8", errors="replace"))
-                else "JSON" if start.lstrip().startswith(("{", "[")) else "no Parquet header")
-        raise InputError(f"{path}: not a Parquet file: it holds {what}, starting {start.splitlines()[0][:60]!r} ({key}). "
-                         "Rename it to .jsonl (JSON Lines) or .json (one JSON list), or write real Parquet.")
-    import polars as pl
-
-    try:
-        frame = pl.read_parquet(path)
-    except pl.exceptions.PolarsError as e:
-        raise InputError(f"{path}: cannot read it as Parquet ({str(e).splitlines()[0]}) ({key}).") from None
-    yield from frame.iter_rows(named=True)
-
-
-def load_source(spec: dict, cache_dir: str | Path | None = None, key: str = "datasets.<name>.source.<split>.path"
-                ) -> Iterable[dict]:
-    """Raw rows of one split source: ``{"path": local | http(s)://... | hf://owner/name, ...}``.
-
-    ``key``: the config key that gave the path, for the message when the file is missing.
-    """
-    path = spec["path"]
-    if path.startswith("hf://"):
-        yield from _load_hf(spec)
-        return
-    if path.startswith(("http://", "https://")):
-        cache = Path(cache_dir or ".cache/w2s-downloads")
-        cache.mkdir(parents=True, exist_ok=True)
-        suffix = Path(path.split("?")[0]).suffix or ".jsonl"
-        local = cache / (hashlib.sha256(path.encode()).hexdigest()[:16] + suffix)
-        if not local.exists():
-            tmp = local.with_suffix(local.suffix + ".part")
-            urllib.request.urlretrieve(path, tmp)  # noqa: S310 - URL comes from the user's config
-            tmp.replace(local)
-        yield from _load_file(local, key)
-        return
-    local = Path(path)
-    if not local.exists():
-        raise InputError(f"dataset source '{path}': file not found. Fix the path in the config ({key}).")
-    yield from _load_file(local, key)
-
-
-def normalise_split(dataset: str | dict, spec: dict, split: str, name: str = "<name>") -> list[dict]:
+def normalise_split(dataset: str | dict, spec: dict, split: str, name: str = "<name>",
+                    record: dict | None = None) -> list[dict]:
     """Load one split and normalise it; ``spec`` may carry ``limit`` (first N rows) and ``subjects``.
 
     ``dataset``: the datasets.<name> config block (task, format, fields, answer_from), or a task
     name for a source in that task's own format. ``name``: the dataset's name, for messages.
+    ``record``: filled with what was read (w2s.sources.load_source).
     """
     rule = {**dataset_rule(dataset), "name": name}
     task, normalise = rule["task"], _normaliser(rule)
@@ -287,7 +212,7 @@ def normalise_split(dataset: str | dict, spec: dict, split: str, name: str = "<n
     where_base = spec["path"]
     key = f"datasets.{name}.source.{split}.path"
     subjects = spec.get("subjects")
-    for index, raw in enumerate(load_source(spec, key=key)):
+    for index, raw in enumerate(load_source(spec, key=key, record=record)):
         if not isinstance(raw, dict):
             raise InputError(f"{where_base}, row {index + 1}: expected an object, got {type(raw).__name__} ({key}).")
         if subjects and raw.get("subject") not in subjects:

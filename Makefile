@@ -20,7 +20,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 	touch $@
 
+# check-config first: it names file:line:column of a YAML mistake, which Snakemake's own message does not.
 run: install
+	$(VENV)/bin/w2s check-config config/config.yaml
 	$(VENV)/bin/snakemake --cores all
 
 test: install browser

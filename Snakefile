@@ -6,7 +6,10 @@ from snakemake.utils import min_version
 min_version("9.20")
 
 
-configfile: "config/config.yaml"
+include: "rules/config_file.smk"
+
+
+configfile: DEFAULT_CONFIG
 
 
 include: "rules/common.smk"

@@ -9,11 +9,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from w2s import registry  # noqa: E402
-from w2s.config import canonical, validate_config  # noqa: E402
-from w2s.models import MODEL_CARD, TRAINING_RECORD  # noqa: E402
+from w2s.config import ConfigError, canonical, validate_config  # noqa: E402
+from w2s.models import (  # noqa: E402
+    MODEL_CARD,
+    TRAINING_RECORD,
+    is_hub_model,
+    local_model_files,
+    with_revision,
+)
+from w2s.sources import DOWNLOAD_CACHE, is_local_source  # noqa: E402
 
-# Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds.
-validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
+# Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds,
+# with the message alone (no traceback of the workflow's code).
+try:
+    validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
+except ConfigError as e:
+    sys.exit(f"error: {e}")
 
 # glibc malloc settings measured 3x faster for small-model training on CPU (docs: DESIGN notes in
 # README); jobs inherit them. Only for CPU-only configs: GPU nodes load 100+ GB checkpoints.
@@ -128,11 +139,13 @@ def run_dir(exp, seed, owner):
 
 
 def base_model_path(name, seed):
-    """Where a configured model's weights are: built toy models, hub ids or local folders."""
-    path = model_cfg(name)["path"]
-    if path == "toy":
+    """Where a configured model's weights are: built toy models, local folders, or hub ids
+    (``owner/name@revision`` when ``models.<name>.revision`` pins one: w2s.models.split_revision).
+    """
+    model = model_cfg(name)
+    if model["path"] == "toy":
         return f"{RESULTS}/toy_world/seed{seed}/models/{name}"
-    return path
+    return with_revision(model["path"], model["revision"])
 
 
 def weak_model_path(exp, seed, weak):
@@ -153,10 +166,12 @@ def training_record(folder):
 
 
 def model_input_for(path):
-    """A path is an input only when a rule of this workflow makes it; a toy base model as its
-    folder, a trained model through its training record."""
+    """The inputs a job that loads ``path`` declares: a toy base model as its folder, a trained
+    model through its training record, a local model folder as its files (an edit reruns every job
+    that loads it, and what follows); a hub model none (its revision is in the params).
+    """
     if not path.startswith(f"{RESULTS}/"):
-        return []
+        return local_model_files(path)
     if path.startswith(f"{RESULTS}/toy_world/"):
         return [path]
     return [training_record(path)]
@@ -252,10 +267,24 @@ def data_of(wc):
     return dataset, (seed[0].removeprefix("seed") if seed else None)
 
 
-def get_toy_data(wc):
-    """A toy dataset is made by a rule; a real source is read (and downloaded) by the job."""
-    dataset, seed = data_of(wc)
-    return toy_data_files(seed) if _is_toy_dataset(dataset) else []
+def get_source_files(*splits):
+    """An input function: the files a data job reads for ``splits``: the toy world's, or the local
+    files among the dataset's sources (an edit of one reruns the job and everything downstream).
+    Hub and URL sources are read (and downloaded) by the job, which records their revision.
+    """
+
+    def get(wc):
+        dataset, seed = data_of(wc)
+        if _is_toy_dataset(dataset):
+            return [f for s, f in zip(TOY_SPLITS, toy_data_files(seed)) if s in splits]
+        source = dataset_cfg(dataset)["source"]
+        return [
+            source[s]["path"]
+            for s in splits
+            if s in source and is_local_source(source[s]["path"])
+        ]
+
+    return get
 
 
 def get_split(split):
@@ -392,6 +421,30 @@ def get_preference_settings(wc):
     """The method's trainer, options and training keys; not its label (a new label reruns no training)."""
     entry = exp_cfg(wc)["stage2"]["methods"][wc.pref]
     return canonical({k: v for k, v in entry.items() if k != "label"})
+
+
+def get_hub_models(wc=None):
+    """What ``prefetch`` downloads of the models: every configured hub model, with its revision."""
+    return canonical(
+        [
+            {"key": f"models.{name}.path", "name": m["path"], "revision": m["revision"]}
+            for name, m in config["models"].items()
+            if is_hub_model(m["path"])
+        ]
+    )
+
+
+def get_remote_sources(wc=None):
+    """What ``prefetch`` downloads of the data: every hub and URL split source of every dataset."""
+    return canonical(
+        [
+            {**spec, "key": f"datasets.{name}.source.{split}.path"}
+            for name, dataset in config["datasets"].items()
+            if dataset["source"] != "toy"
+            for split, spec in dataset["source"].items()
+            if not is_local_source(spec["path"])
+        ]
+    )
 
 
 # ---------------------------------------------------------------- targets

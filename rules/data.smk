@@ -1,5 +1,24 @@
-# The toy world (synthetic data, tokenizer, tiny base models; one per seed) and normalised splits
-# per dataset (per seed only for toy sources).
+# The toy world (synthetic data, tokenizer, tiny base models; one per seed), normalised splits
+# per dataset (per seed only for toy sources), and `prefetch` (not in `rule all`): every hub model
+# and hub or URL dataset into the caches, on a machine with network, for jobs that run offline
+# (docs/cluster.md, "Offline clusters").
+
+
+localrules:
+    prefetch,
+
+
+rule prefetch:
+    log:
+        f"{RESULTS}/logs/prefetch.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        models=get_hub_models,
+        sources=get_remote_sources,
+        download_cache=DOWNLOAD_CACHE,
+    script:
+        "../scripts/prefetch.py"
 
 
 rule build_toy_data:
@@ -56,11 +75,13 @@ rule pretrain_toy_model:
 
 rule prepare_dataset:
     input:
-        get_toy_data,
+        get_source_files("train_2", "test"),
     output:
         train_2=f"{RESULTS}/data/{{data}}/train_2.jsonl",
         gold=f"{RESULTS}/data/{{data}}/train_2.gold.jsonl",
         test=f"{RESULTS}/data/{{data}}/test.jsonl",
+        train_2_source=f"{RESULTS}/data/{{data}}/train_2.source.json",
+        test_source=f"{RESULTS}/data/{{data}}/test.source.json",
     log:
         f"{RESULTS}/logs/data/{{data}}/prepare_dataset.log",
     conda:
@@ -75,9 +96,10 @@ rule prepare_dataset:
 
 rule prepare_train_1:
     input:
-        get_toy_data,
+        get_source_files("train_1"),
     output:
-        f"{RESULTS}/data/{{data}}/train_1.jsonl",
+        train_1=f"{RESULTS}/data/{{data}}/train_1.jsonl",
+        train_1_source=f"{RESULTS}/data/{{data}}/train_1.source.json",
     log:
         f"{RESULTS}/logs/data/{{data}}/prepare_train_1.log",
     conda:

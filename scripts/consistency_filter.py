@@ -10,7 +10,8 @@ p = snakemake.params
 questions = read_jsonl(snakemake.input.questions, {"id": str, "question": str})
 weak = read_jsonl(snakemake.input.weak, {"id": str, "response": str})
 icl = read_jsonl(snakemake.input.icl, {"id": str, "response": str})
-sets, summary = consistency.consistency_filter(questions, weak, icl, p.task, mode=p.mode, **p.padding)
+sources = {k: str(snakemake.input[k]) for k in ("questions", "weak", "icl")}
+sets, summary = consistency.consistency_filter(questions, weak, icl, p.task, mode=p.mode, sources=sources, **p.padding)
 for variant in consistency.VARIANTS:
     write_jsonl(snakemake.output[variant], sets[variant])
 write_json(snakemake.output.summary, summary)

@@ -9,8 +9,10 @@ workflow.start(snakemake)
 p = snakemake.params
 questions = read_jsonl(snakemake.input.questions, {"id": str, "question": str})
 weak = read_jsonl(snakemake.input.weak, {"id": str, "response": str})
-samples = read_jsonl(snakemake.input.samples, {"id": str, "responses": list})
-mined, votes, summary = pairs.mine_pairs(questions, weak, samples, p.task, mode=p.mode, seed=p.seed, **p.rules)
+samples = read_jsonl(snakemake.input.samples, {"id": str, "responses": list[str]})
+sources = {k: str(snakemake.input[k]) for k in ("questions", "weak", "samples")}
+mined, votes, summary = pairs.mine_pairs(questions, weak, samples, p.task, mode=p.mode, seed=p.seed, sources=sources,
+                                         **p.rules)
 write_jsonl(snakemake.output.pairs, mined)
 write_jsonl(snakemake.output.votes, votes)
 write_json(snakemake.output.summary, summary)

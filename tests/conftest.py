@@ -33,11 +33,13 @@ def copy_workflow(dst: Path) -> Path:
     return dst
 
 
-def run_snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the snakemake CLI of this environment in ``workdir``; kill it (and its jobs) on timeout."""
+def run_snakemake(workdir: Path, *args: str, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the snakemake CLI of this environment in ``workdir``; kill it (and its jobs) on timeout.
+    ``env``: variables to set (None as a value removes one)."""
     cmd = ["timeout", "-k", "10", str(timeout), sys.executable, "-m", "snakemake", *args]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env)
+    full = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True,
+                          env={k: v for k, v in full.items() if v is not None})
 
 
 @pytest.fixture

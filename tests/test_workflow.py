@@ -144,19 +144,52 @@ def test_bad_config_fails_before_any_job(workflow_copy, overlay, message):
     assert message in res.stdout + res.stderr
 
 
+def test_yaml_mistake_in_the_default_config_names_file_line_and_column(workflow_copy):
+    config = workflow_copy / "config/config.yaml"
+    text = config.read_text()
+    line = text[:text.index("  mode: equivalence\n")].count("\n") + 1
+    config.write_text(text.replace("  mode: equivalence\n", "  mode: [equivalence\n", 1))
+    res = dry_run(workflow_copy)
+    assert res.returncode != 0
+    assert f"error: config/config.yaml:{line + 1}:10: YAML syntax error: expected ',' or ']', but got ':' (while " \
+           f"parsing a flow sequence, line {line}). Fix the file" in res.stderr
+    assert "Traceback" not in res.stderr and 'File "' not in res.stderr
+
+
+def test_yaml_mistake_in_an_overlay_gets_snakemakes_own_message(workflow_copy):
+    """Snakemake reads --configfile overlays before any workflow code: its message names no file
+    (a known limitation, README "Configuration"); `w2s check-config` names the place."""
+    overlay = write_overlay(workflow_copy, "bad.yaml", "experiments:\n  toy:\n    stage2: {tau: 0.5\n")
+    res = dry_run(workflow_copy, "--configfile", "config/config.yaml", overlay)
+    assert res.returncode != 0 and "Config file is not valid JSON or YAML" in res.stdout + res.stderr
+
+
+def test_config_errors_come_without_a_traceback(workflow_copy):
+    overlay = write_overlay(workflow_copy, "bad.yaml", "models:\n  toy-strong:\n    toy: {hiden: 128}\n")
+    res = dry_run(workflow_copy, "--configfile", "config/config.yaml", overlay)
+    assert res.returncode != 0
+    assert "error: config error at models.toy-strong.toy: Additional properties are not allowed ('hiden' was " \
+           "unexpected)" in res.stderr
+    assert "Traceback" not in res.stderr and 'File "' not in res.stderr
+
+
 BAD_INPUTS = {
     "truncated": ('{"id": "1", "question": "q", "answer": "x #### 1"}\n{"id": "2", "quest', "line 2: not valid JSON"),
     "no_question": ('{"id": "1", "answer": "x #### 1"}\n', "no non-empty text in any of the fields question"),
     "wrong_type": ('{"id": "1", "question": ["q"], "answer": "x #### 1"}\n', "row 1: field 'question' must be a string, got list"),
     "empty": ("", "is empty after normalisation"),
+    "not_utf8": ('{"id": "1", "question": "caf\xe9?", "answer": "x #### 1"}\n'.encode("latin-1"),
+                 "line 1: not UTF-8 text (byte 28 of the file, column 29 of the line"),
+    "jsonl_as.json": ('{"id": "1", "question": "q", "answer": "x #### 1"}\n{"id": "2", "question": "r", "answer": "y #### 2"}\n',
+                      "holds JSON Lines (one object per line"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_malformed_dataset_file_names_file_and_line(workflow_copy, case):
     content, message = BAD_INPUTS[case]
-    bad = workflow_copy / f"{case}.jsonl"
-    bad.write_text(content)
+    bad = workflow_copy / (case if "." in case else f"{case}.jsonl")
+    bad.write_bytes(content if isinstance(content, bytes) else content.encode())
     good = ROOT.parent / "shared" / "data" / "gsm8k" / "test.jsonl"
     if not good.exists():
         pytest.skip("needs ../shared/data for the valid split")
@@ -169,6 +202,7 @@ def test_malformed_dataset_file_names_file_and_line(workflow_copy, case):
     log = (workflow_copy / "results/logs/data/bad/prepare_dataset.log").read_text()
     assert message in log and str(bad) in log
     assert "Traceback" not in log
+    assert log.strip().splitlines()[-1].startswith("error: ")  # the message is the log's last line
     assert message in res.stderr + res.stdout  # also on the console, not only in the log
     assert not (workflow_copy / "results/data/bad/train_2.jsonl").exists()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from . import registry
 from .io import InputError
@@ -61,12 +60,10 @@ def cmd_grade(args) -> int:
 
 
 def cmd_check_config(args) -> int:
-    import yaml
-
-    from .config import merge_overlays, validate_config
+    from .config import merge_overlays, read_config_file, validate_config
 
     # Later files override earlier ones, like Snakemake's --configfile.
-    config = merge_overlays(*(yaml.safe_load(Path(path).read_text()) or {} for path in args.configs))
+    config = merge_overlays(*(read_config_file(path) for path in args.configs))
     validate_config(config, args.schema, check_paths=not args.no_path_check)
     print(f"config OK: {len(config['experiments'])} experiment(s), {len(config['models'])} model(s)")
     return 0
@@ -74,12 +71,13 @@ def cmd_check_config(args) -> int:
 
 def cmd_filter(args) -> int:
     from .consistency import VARIANTS, consistency_filter
-    from .io import read_jsonl, write_json, write_jsonl
+    from .io import make_dir, read_jsonl, write_json, write_jsonl
 
+    out = make_dir(args.outdir)
     sets, summary = consistency_filter(
         read_jsonl(args.questions, {"id": str, "question": str}), read_jsonl(args.weak, {"id": str, "response": str}),
-        read_jsonl(args.icl, {"id": str, "response": str}), args.task, mode=args.mode)
-    out = Path(args.outdir)
+        read_jsonl(args.icl, {"id": str, "response": str}), args.task, mode=args.mode,
+        sources={"questions": args.questions, "weak": args.weak, "icl": args.icl})
     for variant in VARIANTS:
         write_jsonl(out / f"{variant}.jsonl", sets[variant])
     write_json(out / "filter.json", summary)
@@ -88,14 +86,15 @@ def cmd_filter(args) -> int:
 
 
 def cmd_mine_pairs(args) -> int:
-    from .io import read_jsonl, write_json, write_jsonl
+    from .io import make_dir, read_jsonl, write_json, write_jsonl
     from .pairs import mine_pairs
 
+    out = make_dir(args.outdir)
     pairs, votes, summary = mine_pairs(
         read_jsonl(args.questions, {"id": str, "question": str}), read_jsonl(args.weak, {"id": str, "response": str}),
-        read_jsonl(args.samples, {"id": str, "responses": list}), args.task, tau=args.tau,
-        flip_threshold=args.flip_threshold, max_pairs=args.max_pairs, mode=args.mode, seed=args.seed)
-    out = Path(args.outdir)
+        read_jsonl(args.samples, {"id": str, "responses": list[str]}), args.task, tau=args.tau,
+        flip_threshold=args.flip_threshold, max_pairs=args.max_pairs, mode=args.mode, seed=args.seed,
+        sources={"questions": args.questions, "weak": args.weak, "samples": args.samples})
     write_jsonl(out / "pairs.jsonl", pairs)
     write_jsonl(out / "votes.jsonl", votes)
     write_json(out / "pairs.json", summary)
@@ -121,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate config files (later ones override earlier ones)")
     p.add_argument("configs", nargs="+")
     p.add_argument("--schema", default=str(SCHEMA))
-    p.add_argument("--no-path-check", action="store_true", help="do not check that local model folders exist")
+    p.add_argument("--no-path-check", action="store_true", help="do not look at local files (model folders, dataset files, train_2 ids)")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("filter", help="stage I consistency filter -> weak/icl/hybrid SFT sets")
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (InputError, ValueError, FileNotFoundError) as e:
+    except (InputError, ValueError, OSError) as e:  # a user's input: one message, no traceback
         print(f"w2s {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from . import registry
-from .models import check_local_model
+from .models import check_local_model, is_hub_model
 from .schema import (  # noqa: F401 - the config API: w2s.config.schema_default, validated, ...
     SCHEMA_PATH,
     ConfigError,
@@ -29,6 +29,36 @@ from .schema import (  # noqa: F401 - the config API: w2s.config.schema_default,
 )
 
 RESERVED_NAMES = {"ceiling", "data", "tables", "figures", "toy_world", "logs", "benchmarks"}
+
+
+def read_config_file(path: str | Path) -> dict:
+    """One YAML (or JSON) config file as a mapping; a syntax error is a ConfigError naming
+    file:line:column and YAML's own description of the problem."""
+    import yaml
+
+    from .io import InputError, read_text
+
+    path = Path(path)
+    try:
+        text = read_text(path)
+    except InputError as e:
+        raise ConfigError(f"config file {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        context = f" ({e.context}, line {e.context_mark.line + 1})" if e.context and e.context_mark else ""
+        raise ConfigError(f"{where}: YAML syntax error: {e.problem or e.context}{context}. Fix the file: indent with "
+                          "spaces (no tabs), close every bracket and quote, put a space after each ':'.") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file is a mapping of keys (datasets:, models:, ...), got a "
+                          f"{type(data).__name__} at the top level.")
+    return data
 
 
 def merge_overlays(*configs: dict) -> dict:
@@ -82,14 +112,22 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
             problems.append(f"config error at {name}: '{name}' is a reserved name (used for folders); rename it.")
     for name, dataset in datasets.items():
         problems += _check_dataset(dataset, f"datasets.{name}")
+        if check_paths:
+            problems += _check_local_sources(dataset, f"datasets.{name}")
     for name, model in models.items():
         if model["path"] == "toy" and "toy" not in model:
             problems.append(f"config error at models.{name}.toy: a model with path 'toy' needs its toy architecture.")
-        elif model["path"] != "toy" and check_paths:
+        elif model["path"] == "toy":
+            problems += toy_model_problems(model["toy"], f"models.{name}.toy")
+        elif check_paths:
             try:
                 check_local_model(model["path"])
             except FileNotFoundError as e:
                 problems.append(f"config error at models.{name}.path: {e}")
+        if model["revision"] is not None and not is_hub_model(model["path"]):
+            problems.append(f"config error at models.{name}.revision: only a hub model has revisions; "
+                            f"'{model['path']}' is {'built by the toy rules' if model['path'] == 'toy' else 'a folder'} "
+                            "(remove revision).")
     for exp_name, exp in config["experiments"].items():
         where = f"experiments.{exp_name}"
         if exp["dataset"] not in datasets:
@@ -120,6 +158,94 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
             problems.append(f"config error at {where}.stage2.flip_threshold: {stage2['flip_threshold']} is below "
                             f"tau ({stage2['tau']}); the flip rule only applies above tau.")
         problems += _check_stage2_methods(stage2["methods"], f"{where}.stage2.methods", training_keys)
+        problems += demonstration_problems(config, exp, where, check_paths)
+    return problems
+
+
+# How w2s.toy.build_toy_data names its rows (the normalised id is the raw row's id).
+TOY_ROW_ID = "toy-{split}-{index:05d}"
+
+
+def known_train_2_ids(config: dict, dataset_name: str, read_files: bool = True) -> list[str] | None:
+    """The ids of a dataset's normalised train_2 where they are known before any job runs: the toy
+    world's (from its size) and a local file's (normalised here, a fraction of a second for 7,000
+    rows). None for hub and URL sources, and for a local file with a problem (its job reports it)."""
+    dataset = config["datasets"][dataset_name]
+    if dataset["source"] == "toy":
+        return [TOY_ROW_ID.format(split="train_2", index=i) for i in range(config["toy"]["data"]["train_2"])]
+    spec = dataset["source"]["train_2"]
+    if not read_files or spec["path"].startswith(("hf://", "http://", "https://")) or not Path(spec["path"]).is_file():
+        return None
+    from .data import normalise_split
+    from .io import InputError
+
+    try:
+        return [row["id"] for row in normalise_split(dataset, spec, "train_2", dataset_name)]
+    except InputError:
+        return None
+
+
+def demonstration_problems(config: dict, exp: dict, where: str, read_files: bool = True) -> list[str]:
+    """Fixed demonstration ids must be train_2 rows and k at most train_2's size, where train_2 is
+    known at config time (``known_train_2_ids``); ``ids_by_weak`` names weak models of the experiment."""
+    demos, where = exp["demonstrations"], f"{where}.demonstrations"
+    problems = [f"config error at {where}.ids_by_weak.{w}: '{w}' is not a weak model of this experiment "
+                f"(weak: {', '.join(exp['weak'])})." for w in demos["ids_by_weak"] if w not in exp["weak"]]
+    known = known_train_2_ids(config, exp["dataset"], read_files)
+    if known is None:
+        return problems
+    source = config["datasets"][exp["dataset"]]["source"]
+    origin = ("the toy world's, toy.data.train_2" if source == "toy"
+              else f"datasets.{exp['dataset']}.source.train_2.path: {source['train_2']['path']}")
+    if demos["k"] > len(known):
+        problems.append(f"config error at {where}.k: {demos['k']} demonstrations asked for, but train_2 of dataset "
+                        f"'{exp['dataset']}' has {len(known)} questions ({origin}); lower k.")
+    listed = [("ids", demos["ids"] or [])] + [(f"ids_by_weak.{w}", ids) for w, ids in demos["ids_by_weak"].items()]
+    known_set = set(known)
+    for key, ids in listed:
+        missing = [str(i) for i in ids if str(i) not in known_set]
+        if missing:
+            problems.append(f"config error at {where}.{key}: {len(missing)} id(s) not in train_2 of dataset "
+                            f"'{exp['dataset']}' ({origin}): {', '.join(map(repr, missing[:5]))}; its ids look like "
+                            f"{', '.join(map(repr, known[:3]))}.")
+    return problems
+
+
+def _check_local_sources(dataset: dict, where: str) -> list[str]:
+    """A local source file must exist: it is an input of the data job (relative to the working directory)."""
+    from .data import is_local_source
+
+    source = dataset["source"]
+    return [f"config error at {where}.source.{split}.path: file not found: '{spec['path']}' (a local file; relative "
+            f"paths start at the working directory, {Path.cwd()}). Fix the path, or give an https URL or hf://owner/name."
+            for split, spec in (source.items() if isinstance(source, dict) else ())
+            if is_local_source(spec["path"]) and not Path(spec["path"]).is_file()]
+
+
+# The smallest attention head vLLM's CPU build runs (DESIGN.md: head size 16 dies on the first generate).
+MIN_HEAD_SIZE = 32
+
+
+def toy_model_problems(toy: dict, where: str) -> list[str]:
+    """Checks across the keys of a toy model (``$defs.toy_model`` checks each key alone)."""
+    problems = []
+    hidden, heads = toy["hidden"], toy["heads"]
+    if hidden % heads:
+        problems.append(f"config error at {where}.heads: {heads} heads do not divide hidden ({hidden}); "
+                        f"choose heads so that hidden/heads is a whole number of at least {MIN_HEAD_SIZE}.")
+    elif hidden // heads < MIN_HEAD_SIZE:
+        problems.append(f"config error at {where}.heads: head size hidden/heads = {hidden}/{heads} = {hidden // heads}; "
+                        f"vLLM's CPU build needs at least {MIN_HEAD_SIZE} (it dies on the first generate with 16). "
+                        f"Use at most {max(1, hidden // MIN_HEAD_SIZE)} heads or a larger hidden.")
+    if toy.get("pretrain_steps", 0) > 0:
+        for key in ("batch_size", "seq_len", "lr"):
+            if key not in toy:
+                problems.append(f"config error at {where}.{key}: pretrain_steps is {toy['pretrain_steps']}, and "
+                                f"pretraining needs {key}; set it (or pretrain_steps: 0).")
+    shares = [toy[k] for k in ("equation_share", "target_format_share") if k in toy]
+    if sum(shares) > 1:
+        problems.append(f"config error at {where}.target_format_share: equation_share + target_format_share = "
+                        f"{sum(shares):g}; the two shares of the pretraining rows must sum to at most 1.")
     return problems
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 
 from . import grading
+from .io import require_ids
 from .prompts import completion, prompt_for
 
 VARIANTS = ("weak", "icl", "hybrid")
@@ -42,7 +43,7 @@ def _records(q: dict, weak_response: str, icl_response: str, weak_answer: str, i
 
 def consistency_filter(
     questions: list[dict], weak: list[dict], icl: list[dict], task: str, mode: str = grading.DEFAULT_MODE,
-    pad_to: int | None = None, seed: int = 0,
+    pad_to: int | None = None, seed: int = 0, sources: dict[str, str] | None = None,
 ) -> tuple[dict[str, list[dict]], dict]:
     """Return the three SFT sets (prompt/completion records) and a summary.
 
@@ -50,7 +51,11 @@ def consistency_filter(
     the dataset has them). ``weak`` / ``icl``: rows (id, response) from the two sides. Every
     record keeps ``id`` and the extracted ``answer`` so its label quality can be measured later
     against the held-back gold. ``pad_to``/``seed``: the padding described in the module docstring.
+    ``sources``: the files the three lists came from (keys questions, weak, icl), for messages.
     """
+    names = {"questions": "the questions", "weak": "the weak answers", "icl": "the ICL answers", **(sources or {})}
+    require_ids(questions, weak, names["weak"], names["questions"])
+    require_ids(questions, icl, names["icl"], names["questions"])
     weak_by_id = {r["id"]: r["response"] for r in weak}
     icl_by_id = {r["id"]: r["response"] for r in icl}
     sets: dict[str, list[dict]] = {v: [] for v in VARIANTS}
@@ -58,8 +63,6 @@ def consistency_filter(
     inconsistent: list[tuple[dict, str, str]] = []
     for q in questions:
         qid = q["id"]
-        if qid not in weak_by_id or qid not in icl_by_id:
-            raise KeyError(f"question {qid!r} has no {'weak' if qid not in weak_by_id else 'ICL'} answer")
         weak_answer = grading.matching_answer(weak_by_id[qid], task, mode)
         icl_answer = grading.matching_answer(icl_by_id[qid], task, mode)
         if not weak_answer:

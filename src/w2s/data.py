@@ -6,9 +6,9 @@ the task's answer key (METHOD.md, "Prompts and answers"). ``train_2`` is written
 questions the method may see (``train_2.jsonl``: id, question) and the gold kept aside for the
 strong ceiling and for analysis (``train_2.gold.jsonl``).
 
-Sources (one per split in the config): a local JSON/JSONL/Parquet file, an http(s) URL of one,
-or a Hugging Face dataset ``hf://owner/name`` with ``config`` / ``split`` (several configs are
-concatenated, as OlympicArena's subjects are).
+Sources (one per split in the config, read by ``w2s.sources``): a local JSON/JSONL/Parquet file,
+an http(s) URL of one, or a Hugging Face dataset ``hf://owner/name`` with ``config`` / ``split``
+(several configs are concatenated, as OlympicArena's subjects are).
 
 How raw rows become normalised rows is the dataset's ``format`` (w2s.registry.FORMATS): the
 GSM8K, MATH and OlympicArena layouts, or ``jsonl``, any rows with a field mapping and an answer
@@ -17,16 +17,12 @@ rule (``normalise_mapped``). The ``task`` decides the answer key of the gold tar
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import urllib.request
-from collections.abc import Iterable
-from pathlib import Path
 
 from . import registry
-from .io import InputError, iter_jsonl
+from .io import InputError
 from .prompts import ANSWER_KEYS, gold_target
+from .sources import DOWNLOAD_CACHE, is_local_source, load_source  # noqa: F401 - the data API
 
 _CALC_NOTE = re.compile(r"<<[^<>]*>>")
 # OlympicArena answer types the paper drops (program code, open-ended text).
@@ -80,7 +76,8 @@ def _text(raw: dict, keys: tuple[str, ...], where: str) -> str:
             raise InputError(f"{where}: field '{key}' must be a string, got {type(value).__name__}.")
     raise InputError(
         f"{where}: no non-empty text in any of the fields {', '.join(keys)} "
-        f"(fields present: {', '.join(sorted(raw)) or 'none'}). Check the dataset's field mapping."
+        f"(fields present: {', '.join(sorted(raw)) or 'none'}). This format reads those fields; for rows with other "
+        "field names set the dataset's format: jsonl and name them in its fields (datasets.<name>.fields)."
     )
 
 
@@ -177,7 +174,7 @@ def normalise_mapped(raw: dict, index: int, where: str, rule: dict) -> dict:
     question = _raw_field(raw, fields["question"], where)
     if not question:
         raise InputError(f"{where}: no question in field '{fields['question']}' (fields present: "
-                         f"{', '.join(sorted(raw)) or 'none'}). Check datasets.<name>.fields.question.")
+                         f"{', '.join(sorted(raw)) or 'none'}). Check datasets.{rule.get('name', '<name>')}.fields.question.")
     solution = _raw_field(raw, fields["solution"], where) if "solution" in fields else ""
     answer = extract_gold(rule["answer_from"], _raw_field(raw, fields.get("answer", ""), where), solution)
     if not answer:
@@ -201,89 +198,47 @@ def dataset_rule(dataset: str | dict) -> dict:
     return {**dataset, "format": dataset.get("format") or registry.TASKS[dataset["task"]].format}
 
 
-def _load_hf(spec: dict) -> Iterable[dict]:
-    import datasets  # lazy: only a hub source needs it
-
-    name = spec["path"][len("hf://"):]
-    configs = spec.get("configs") or [spec.get("config")]
-    for config in configs:
-        ds = datasets.load_dataset(name, config, split=spec.get("split", "train"))
-        yield from ds
-
-
-def _load_file(path: Path) -> Iterable[dict]:
-    if path.suffix == ".parquet":
-        import polars as pl
-
-        yield from pl.read_parquet(path).iter_rows(named=True)
-    elif path.suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, list):
-            raise InputError(f"{path}: a .json source must hold a list of objects.")
-        yield from data
-    else:
-        yield from iter_jsonl(path)
-
-
-def load_source(spec: dict, cache_dir: str | Path | None = None, key: str = "datasets.<name>.source.<split>.path"
-                ) -> Iterable[dict]:
-    """Raw rows of one split source: ``{"path": local | http(s)://... | hf://owner/name, ...}``.
-
-    ``key``: the config key that gave the path, for the message when the file is missing.
-    """
-    path = spec["path"]
-    if path.startswith("hf://"):
-        yield from _load_hf(spec)
-        return
-    if path.startswith(("http://", "https://")):
-        cache = Path(cache_dir or ".cache/w2s-downloads")
-        cache.mkdir(parents=True, exist_ok=True)
-        suffix = Path(path.split("?")[0]).suffix or ".jsonl"
-        local = cache / (hashlib.sha256(path.encode()).hexdigest()[:16] + suffix)
-        if not local.exists():
-            tmp = local.with_suffix(local.suffix + ".part")
-            urllib.request.urlretrieve(path, tmp)  # noqa: S310 - URL comes from the user's config
-            tmp.replace(local)
-        yield from _load_file(local)
-        return
-    local = Path(path)
-    if not local.exists():
-        raise InputError(f"dataset source '{path}': file not found. Fix the path in the config ({key}).")
-    yield from _load_file(local)
-
-
-def normalise_split(dataset: str | dict, spec: dict, split: str, name: str = "<name>") -> list[dict]:
+def normalise_split(dataset: str | dict, spec: dict, split: str, name: str = "<name>",
+                    record: dict | None = None) -> list[dict]:
     """Load one split and normalise it; ``spec`` may carry ``limit`` (first N rows) and ``subjects``.
 
     ``dataset``: the datasets.<name> config block (task, format, fields, answer_from), or a task
     name for a source in that task's own format. ``name``: the dataset's name, for messages.
+    ``record``: filled with what was read (w2s.sources.load_source).
     """
-    rule = dataset_rule(dataset)
+    rule = {**dataset_rule(dataset), "name": name}
     task, normalise = rule["task"], _normaliser(rule)
     rows: list[dict] = []
     where_base = spec["path"]
+    key = f"datasets.{name}.source.{split}.path"
     subjects = spec.get("subjects")
-    for index, raw in enumerate(load_source(spec, key=f"datasets.{name}.source.{split}.path")):
+    for index, raw in enumerate(load_source(spec, key=key, record=record)):
         if not isinstance(raw, dict):
-            raise InputError(f"{where_base}, row {index + 1}: expected an object, got {type(raw).__name__}.")
+            raise InputError(f"{where_base}, row {index + 1}: expected an object, got {type(raw).__name__} ({key}).")
         if subjects and raw.get("subject") not in subjects:
             continue
-        row = normalise(raw, index, f"{where_base}, row {index + 1}")
+        try:
+            row = normalise(raw, index, f"{where_base}, row {index + 1}")
+        except InputError as e:
+            raise InputError(f"{e} (dataset source: {key})") from None
         if row is not None:
             rows.append(row)
         if spec.get("limit") and len(rows) >= spec["limit"]:
             break
     if not rows:
-        raise InputError(f"{where_base}: split '{split}' is empty after normalisation. Check the source and its filters.")
+        raise InputError(f"{where_base}: split '{split}' is empty after normalisation. Check the source and its filters "
+                         f"({key}, and subjects / limit beside it).")
     seen: dict[str, int] = {}
     for i, row in enumerate(rows):
         if row["id"] in seen:
-            raise InputError(f"{where_base}: duplicate id {row['id']!r} (rows {seen[row['id']] + 1} and {i + 1}).")
+            raise InputError(f"{where_base}: duplicate id {row['id']!r} (rows {seen[row['id']] + 1} and {i + 1} after "
+                             f"normalisation; {key}). Every row needs a distinct id.")
         seen[row["id"]] = i
-    key = ANSWER_KEYS[task]
+    answer_key = ANSWER_KEYS[task]
     solved = [r for r in rows if r["solution"]]
-    if split != "train_2" and solved and not any(key in r["solution"] for r in solved):
-        raise InputError(f"{where_base}: no gold solution contains the answer key '{key}'.")
+    if split != "train_2" and solved and not any(answer_key in r["solution"] for r in solved):
+        raise InputError(f"{where_base}: no gold solution contains the answer key '{answer_key}' of task '{task}' "
+                         f"({key}); is datasets.{name}.task right?")
     return rows
 
 

@@ -71,7 +71,7 @@ def evaluate(
 def grade_samples(samples_path: str, gold_path: str, task: str, output_path: str, workers: int = 1) -> dict:
     """pass@k for k = 1..n over the questions (unbiased estimator), and the mean sample accuracy."""
     gold = {g["id"]: g for g in read_jsonl(gold_path, {"id": str, "answer": str})}
-    samples = read_jsonl(samples_path, {"id": str, "responses": list})
+    samples = read_jsonl(samples_path, {"id": str, "responses": list[str]})
     rows = [{"response": resp, "gold": gold_of(gold[s["id"]]),
              **{k: gold[s["id"]][k] for k in ("answer_type", "type_sequence") if gold[s["id"]].get(k)}}
             for s in samples for resp in s["responses"]]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from w2s.config import schema_default
 from w2s.io import InputError
-from w2s.models import check_local_model, resolve_model
+from w2s.models import check_local_model, is_hub_model, resolve_model, split_revision
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +94,27 @@ def ensure_pad_token(tokenizer, *, allow_new_token: bool) -> str:
 
 
 def load_tokenizer(path: str, padding_side: str):
+    """``path``: a folder or a hub id, ``owner/name@revision`` for a pinned revision."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(path)
+    name, revision = split_revision(path)
+    tok = AutoTokenizer.from_pretrained(name, revision=revision)
     tok.padding_side = padding_side
     return tok
 
 
 def load_causal_lm(path: str, dtype: str, device=None):
+    """``path``: a folder or a hub id, ``owner/name@revision`` for a pinned revision (logged with the
+    commit the cache resolved it to)."""
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype(dtype, device))
+    name, revision = split_revision(path)
+    net = AutoModelForCausalLM.from_pretrained(name, revision=revision, dtype=torch_dtype(dtype, device))
+    if is_hub_model(path):
+        from w2s.hub import cached_commit
+
+        log.info("model %s: revision %s, commit %s", name, revision or "(default branch)", cached_commit(path) or "unknown")
+    return net
 
 
 def sync_special_tokens(model, tokenizer) -> None:

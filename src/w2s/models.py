@@ -13,6 +13,7 @@ folder, as the training job's output, so that a model card added to the folder l
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +39,38 @@ def is_adapter(path: str | Path) -> bool:
     return (Path(path) / "adapter_config.json").is_file()
 
 
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def split_revision(spec: str | Path) -> tuple[str, str | None]:
+    """``owner/name@revision`` -> (``owner/name``, ``revision``); any other spec -> (spec, None).
+
+    A hub model pinned by ``models.<name>.revision`` travels between the rules as
+    ``owner/name@revision`` (hub ids cannot hold "@"); the loaders split it and pass ``revision=``
+    to ``from_pretrained``."""
+    spec = str(spec)
+    name, sep, revision = spec.rpartition("@")
+    if sep and revision and _HUB_ID.fullmatch(name) and not Path(spec).exists():
+        return name, revision
+    return spec, None
+
+
+def with_revision(path: str, revision: str | None) -> str:
+    return f"{path}@{revision}" if revision else path
+
+
+def is_hub_model(spec: str | Path) -> bool:
+    """Whether ``spec`` names a hub repository (``owner/name``, optionally ``@revision``), not a folder."""
+    name, _ = split_revision(spec)
+    return bool(_HUB_ID.fullmatch(name)) and not name.startswith((".", "/", "~")) and not Path(name).exists()
+
+
 def resolve_model(path: str | Path) -> ModelRef:
     """Split ``path`` into base weights and an optional adapter.
 
     An adapter's base is read from ``adapter_config.json`` (``base_model_name_or_path``), which
     PEFT writes as given when training started: a hub id or a path relative to the workflow's
-    working directory.
+    working directory; PEFT's ``revision`` there pins a hub base (``owner/name@revision``).
     """
     path = str(path)
     if not is_adapter(path):
@@ -52,7 +79,17 @@ def resolve_model(path: str | Path) -> ModelRef:
     base = cfg.get("base_model_name_or_path")
     if not base:
         raise ValueError(f"{path}/adapter_config.json has no base_model_name_or_path; cannot load the adapter.")
-    return ModelRef(base=base, adapter=path)
+    return ModelRef(base=with_revision(base, cfg.get("revision")), adapter=path)
+
+
+def local_model_files(path: str) -> list[str]:
+    """The files of a local model folder (and of a local base of an adapter folder) that loading
+    reads: the top-level files, not hidden ones. A hub model or a missing folder gives none."""
+    if is_hub_model(path) or not Path(path).is_dir():
+        return []
+    files = sorted(str(f) for f in Path(path).iterdir() if f.is_file() and not f.name.startswith("."))
+    base = resolve_model(path).base if is_adapter(path) else None
+    return files + (local_model_files(base) if base and base != path else [])
 
 
 def check_local_model(path: str) -> None:

@@ -21,6 +21,7 @@ from collections import Counter
 
 from . import grading, registry
 from .config import schema_default
+from .io import require_ids
 from .prompts import completion, prompt_for
 
 # The decision recorded per question in the votes (and the kind of each pair), in the order the
@@ -68,11 +69,16 @@ def mine_pairs(
     max_pairs: int | None = None,
     mode: str = grading.DEFAULT_MODE,
     seed: int = 0,
+    sources: dict[str, str] | None = None,
 ) -> tuple[list[dict], list[dict], dict]:
     """Return (pairs, votes, summary). Pairs are prompt/chosen/rejected records for TRL.
 
     Defaults are config/schema.yaml's; ``max_pairs`` None: the task's (w2s.registry.TASKS).
+    ``sources``: the files the lists came from (keys questions, weak, samples), for messages.
     """
+    names = {"questions": "the questions", "weak": "the weak answers", "samples": "the samples", **(sources or {})}
+    require_ids(questions, weak, names["weak"], names["questions"])
+    require_ids(questions, samples, names["samples"], names["questions"], what="samples")
     if max_pairs is None:
         max_pairs = registry.TASKS[task].max_pairs
     weak_by_id = {r["id"]: r["response"] for r in weak}

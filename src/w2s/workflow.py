@@ -57,19 +57,35 @@ def _redirect_to_log(path: str):
     return console
 
 
-def start(smk, uses_torch: bool = False) -> Job:
-    """Set up a Snakemake ``script:`` job: logging, threads, quiet libraries."""
+def start(smk, uses_torch: bool = False, hub_online: bool = False) -> Job:
+    """Set up a Snakemake ``script:`` job: logging, threads, quiet libraries, the hub offline.
+
+    The hub is offline for jobs (w2s.hub) unless ``hub_online`` (``prefetch``) or the environment
+    says otherwise; a job whose ``params.model`` is not in the cache stops here, before torch
+    loads, with the message naming the config key, the cache and ``snakemake prefetch``.
+    """
     log_path = smk.log[0] if len(smk.log) else None
     console = _redirect_to_log(log_path) if log_path else None
     _report_input_errors(console)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr, force=True)
     threads = max(1, int(smk.threads))
+    log.info("job %s starting with %d thread(s)", getattr(smk, "rule", "?"), threads)
     # Snakemake schedules `threads` cores for this job: never use more, or parallel jobs thrash.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    from . import hub
+
+    if hub_online:
+        hub.go_online()
+    else:
+        hub.set_job_defaults()
+    hub.use_config(getattr(smk, "config", None))
+    model = getattr(smk.params, "model", None)
+    if isinstance(model, str):
+        hub.require_model(model)
     if uses_torch:  # importing torch costs seconds: analysis jobs skip it
         import torch
 

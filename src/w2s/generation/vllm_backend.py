@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 from w2s.loading import load_for_inference, tokenizer_source
-from w2s.models import resolve_model
+from w2s.models import resolve_model, split_revision
 
 from .common import Backend, Completion, Counters, Prepared, SamplingConfig, check_batches, cut_at_stop, engine_settings
 
@@ -98,9 +98,12 @@ class VLLMBackend(Backend):
         dtype = self.engine["dtype"]
         if dtype == "auto" and not self.on_gpu:
             dtype = "float32"  # parity with the transformers backend on a CPU
+        (base, revision), (tokenizer, tokenizer_revision) = split_revision(base), split_revision(tokenizer)
         kwargs.update(
             model=base,
+            revision=revision,
             tokenizer=tokenizer,
+            tokenizer_revision=tokenizer_revision,
             dtype=dtype,
             tensor_parallel_size=int(self.engine["tensor_parallel_size"]),
             enable_prefix_caching=bool(self.engine["enable_prefix_caching"]),

@@ -108,11 +108,12 @@ from importlib import metadata
 
 from .. import registry
 from ..config import schema_default
-from ..io import InputError, read_jsonl, write_jsonl
+from ..io import InputError, output_file, read_jsonl, write_jsonl
 from ..prompts import ANSWER_KEYS
 from . import compare, paper, sandbox
 from .compare import Checker, NeedSymbolic
 from .extract import _gsm8k_number, extract, extract_raw
+from .golds import gold_warning
 from .normalize import normalize
 
 __all__ = [
@@ -403,7 +404,11 @@ def grade_file(task: str, input_path, output_path, workers: int = 1, mode: str =
     """``w2s grade``: read INPUT.jsonl, write OUTPUT.jsonl atomically with "pred" and "correct"
     added, print one summary line with the accuracy to stderr, return the counts."""
     _check_task(task)
-    rows = read_jsonl(input_path, required={"response": str}, unique=None)
+    output_file(output_path)  # a folder given as the output fails now, not after the grading
+    rows = read_jsonl(input_path, required={"response": str, "gold": (str, int, float, list)}, unique=None)
+    warning = gold_warning(rows, task)
+    if warning:  # before the grading: a wrong --task should not cost a run to find out
+        print(f"w2s grade --task {task}: warning: {warning}", file=sys.stderr, flush=True)
     started = time.monotonic()
     graded = grade_rows(rows, task, workers=workers, mode=mode)
     write_jsonl(output_path, graded)

@@ -68,7 +68,9 @@ _WS_RE = re.compile(r"\s+")
 _SPACE_DROP_RE = re.compile(r"(?<![A-Za-z0-9]) | (?![A-Za-z0-9])")
 _CMD_SPACE_DIGIT_RE = re.compile(r"(\\[A-Za-z]+) (?=[0-9])")
 _CHOICE_RE = re.compile(r"^\(?([A-Z])\)?$")
-_TRAILING_WORDS_RE = re.compile(r"^(.*?[0-9.])\s*((?:[A-Za-z]{2,}\.?(?:\^\{?[0-9]\}?)?[ ]*)+)$")
+# A word is a whole run of letters ((?![A-Za-z])): splitting a run into several "words" made the
+# match backtrack exponentially on long texts (a GSM8K solution given as a MATH gold hung for minutes).
+_TRAILING_WORDS_RE = re.compile(r"^(.*?[0-9.])\s*((?:[A-Za-z]{2,}(?![A-Za-z])\.?(?:\^\{?[0-9]\}?)?[ ]*)+)$")
 # Words that are mathematics, never units: a trailing one is kept ("2 pi" stays).
 _MATH_WORDS = {
     "pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "infty", "inf",

@@ -80,7 +80,7 @@ def _policy(ref, cfg: dict, method_used: str):
 
         # is_trainable: PEFT loads adapters frozen for inference by default.
         return PeftModel.from_pretrained(net, ref.adapter, is_trainable=True), None
-    return net, lora_config(cfg) if cfg["method"] == "lora" else None
+    return net, lora_config(cfg, ref.base) if cfg["method"] == "lora" else None
 
 
 def train_preference(

@@ -62,8 +62,12 @@ def weights_dtype(cfg: dict, method: str) -> str:
     return cfg["dtype"]
 
 
-def lora_config(cfg: dict):
+def lora_config(cfg: dict, base: str | None = None):
+    """PEFT's LoraConfig; ``base``: the model the adapter applies to, whose pinned hub revision
+    (``owner/name@revision``) PEFT then records in adapter_config.json."""
     from peft import LoraConfig
+
+    from w2s.models import split_revision
 
     lora = cfg["lora"]
     return LoraConfig(
@@ -73,6 +77,7 @@ def lora_config(cfg: dict):
         target_modules=list(lora["target_modules"]),
         bias="none",
         task_type="CAUSAL_LM",
+        revision=split_revision(base)[1] if base else None,
     )
 
 

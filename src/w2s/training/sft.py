@@ -55,7 +55,7 @@ def build_sft_trainer(model: str, records: list[dict], cfg: dict, work_dir: str,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
-        peft_config=lora_config(cfg) if cfg["method"] == "lora" else None,
+        peft_config=lora_config(cfg, model) if cfg["method"] == "lora" else None,
         callbacks=[skip_final_checkpoint_callback(), *(callbacks or [])],
     )
     check_left(trainer, len(rows), cfg["max_length"])

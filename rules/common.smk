@@ -17,7 +17,7 @@ from w2s.models import (  # noqa: E402
     local_model_files,
     with_revision,
 )
-from w2s.sources import DOWNLOAD_CACHE, is_local_source  # noqa: E402
+from w2s.sources import DOWNLOAD_CACHE, is_local_source, url_cache_file  # noqa: E402
 
 # Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds,
 # with the message alone (no traceback of the workflow's code).
@@ -81,6 +81,23 @@ def _stage2_keys():
     }
 
 
+def _url_sources():
+    """{file in the download cache (relative to it): {url, key}} of every URL split source; the
+    key is the first config key that names the URL (for messages)."""
+    found = {}
+    for name, dataset in config["datasets"].items():
+        if dataset["source"] == "toy":
+            continue
+        for split, spec in dataset["source"].items():
+            if spec["path"].startswith(("http://", "https://")):
+                cached = str(url_cache_file(spec["path"]).relative_to(DOWNLOAD_CACHE))
+                found.setdefault(cached, {"url": spec["path"], "key": f"datasets.{name}.source.{split}.path"})
+    return found
+
+
+URL_SOURCES = _url_sources()
+
+
 wildcard_constraints:
     exp=_names(config["experiments"]),
     seed=_names(SEEDS),
@@ -94,6 +111,7 @@ wildcard_constraints:
     testset=_names(config["datasets"]),
     sftset=registry.sft_set_pattern(),
     method=registry.method_pattern(_stage2_keys()),
+    download=_names(URL_SOURCES),
 
 
 # ---------------------------------------------------------------- config slices (go into params)
@@ -268,9 +286,10 @@ def data_of(wc):
 
 
 def get_source_files(*splits):
-    """An input function: the files a data job reads for ``splits``: the toy world's, or the local
-    files among the dataset's sources (an edit of one reruns the job and everything downstream).
-    Hub and URL sources are read (and downloaded) by the job, which records their revision.
+    """An input function: the files a data job reads for ``splits``: the toy world's, the local
+    files among the dataset's sources (an edit of one reruns the job and everything downstream),
+    and the download cache's file of each URL source (rule ``download_dataset_file``). Hub
+    datasets are read by the job through the datasets library, which records their commit.
     """
 
     def get(wc):
@@ -278,13 +297,20 @@ def get_source_files(*splits):
         if _is_toy_dataset(dataset):
             return [f for s, f in zip(TOY_SPLITS, toy_data_files(seed)) if s in splits]
         source = dataset_cfg(dataset)["source"]
-        return [
-            source[s]["path"]
-            for s in splits
-            if s in source and is_local_source(source[s]["path"])
-        ]
+        files = []
+        for s in splits:
+            path = source[s]["path"] if s in source else None
+            if path is None or path.startswith("hf://"):
+                continue
+            files.append(path if is_local_source(path) else str(url_cache_file(path)))
+        return files
 
     return get
+
+
+def get_url_source(wc):
+    """A params function: the URL (and its config key) that ``download_dataset_file`` caches."""
+    return URL_SOURCES[wc.download]
 
 
 def get_split(split):

@@ -6,6 +6,7 @@
 
 localrules:
     prefetch,
+    download_dataset_file,
 
 
 rule prefetch:
@@ -19,6 +20,21 @@ rule prefetch:
         download_cache=DOWNLOAD_CACHE,
     script:
         "../scripts/prefetch.py"
+
+
+# A URL split source, downloaded where Snakemake runs (a login node has network; compute nodes may
+# not). The path names the URL's host and path, so a dry run shows what is fetched.
+rule download_dataset_file:
+    output:
+        f"{DOWNLOAD_CACHE}/{{download}}",
+    log:
+        f"{RESULTS}/logs/downloads/{{download}}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        source=get_url_source,
+    script:
+        "../scripts/download_dataset_file.py"
 
 
 rule build_toy_data:

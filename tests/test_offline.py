@@ -76,7 +76,9 @@ def test_a_url_source_missing_from_the_download_cache_is_one_message(workflow_co
     res = run_snakemake(workflow_copy, "results/data/lab/test.jsonl", "--cores", "1", "--configfile",
                         "config/config.yaml", overlay, timeout=300, env=job_env(tmp_path))
     assert res.returncode != 0
-    last = (workflow_copy / "results/logs/data/lab/prepare_dataset.log").read_text().strip().splitlines()[-1]
+    # The dry run's download job names the URL's host and path; its log ends in the message.
+    last = (workflow_copy / "results/logs/downloads/example.invalid/gsm8k/test.jsonl.log").read_text().strip()
+    last = last.splitlines()[-1]
     assert last == (f"error: dataset file '{url}' (datasets.lab.source.test.path) is not in the cache "
                     f"{workflow_copy}/.cache/w2s-downloads, and jobs run with the hub offline (HF_HUB_OFFLINE=1). "
                     "Download it first on a machine with network, with this run's --configfile or --profile: "
@@ -161,3 +163,18 @@ def test_revisions_travel_as_at_suffixes(tmp_path):
     folder = tmp_path / "me@home"
     folder.mkdir()
     assert split_revision(str(folder)) == (str(folder), None)  # a folder whose name has an @
+
+
+def test_url_cache_files_name_the_host_and_path_when_they_can():
+    from w2s.sources import url_cache_file
+
+    release = "https://raw.githubusercontent.com/GAIR-NLP/weak-to-strong-reasoning/b0511b2/data/raw/math/train_1.jsonl"
+    assert url_cache_file(release, "c") == Path(
+        "c/raw.githubusercontent.com/GAIR-NLP/weak-to-strong-reasoning/b0511b2/data/raw/math/train_1.jsonl")
+    assert url_cache_file("http://127.0.0.1:8000/test.jsonl", "c") == Path("c/127.0.0.1_8000/test.jsonl")
+    # Query strings, '..' and odd characters could collide or escape the cache: hashed names.
+    for url in ("https://h.org/a.jsonl?rev=2", "https://h.org/../../etc/passwd", "https://h.org/a b.jsonl",
+                "https://h.org/dir/"):
+        cached = url_cache_file(url, "c")
+        assert cached.parent == Path("c/_hashed"), (url, cached)
+    assert url_cache_file("https://h.org/a.jsonl?rev=2", "c") != url_cache_file("https://h.org/a.jsonl?rev=3", "c")

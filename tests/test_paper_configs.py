@@ -268,9 +268,8 @@ def test_seeds_are_independent_runs_over_one_data_preparation(workdir):
     one = dry_run(workdir, PAPER["gsm8k"])
     two = dry_run(workdir, PAPER["gsm8k"], overlay)
     count = lambda jobs: {r: sum(j["rule"] == r for j in jobs) for r in {j["rule"] for j in jobs}}  # noqa: E731
-    once = {"prepare_dataset", "prepare_train_1", "make_tables", "make_tables_by_accuracy", "make_data_quality_table",
-            "make_passk_table",
-            "plot_vote_confidence", "all"}
+    once = {"download_dataset_file", "prepare_dataset", "prepare_train_1", "make_tables", "make_tables_by_accuracy",
+            "make_data_quality_table", "make_passk_table", "plot_vote_confidence", "all"}
     c1, c2 = count(one), count(two)
     assert set(c1) == set(c2)
     for rule in c1:
@@ -294,3 +293,14 @@ def test_paper_configs_report_accuracy_under_both_graders_and_math_reads_the_rel
             "https://raw.githubusercontent.com/GAIR-NLP/weak-to-strong-reasoning/"
             f"b0511b211cf1719f503565266dec427120b40270/data/raw/math/{split}.jsonl")
     assert cfg["experiments"]["math"]["stage1"]["pad_to_by_weak"] == {"gemma-2b": 1000, "mistral-7b": 2000}
+
+
+def test_math_reads_the_releases_pinned_splits(workdir):
+    """The dry run shows what is fetched: the release's MATH train_1/train_2 at the pinned commit."""
+    cfg = load(ALL_CONFIGS["math"])
+    jobs = dry_run(workdir, ALL_CONFIGS["math"])
+    downloads = sorted(j["wildcards"]["download"] for j in jobs if j["rule"] == "download_dataset_file")
+    release = "raw.githubusercontent.com/GAIR-NLP/weak-to-strong-reasoning/b0511b211cf1719f503565266dec427120b40270"
+    assert downloads == [f"{release}/data/raw/math/train_1.jsonl", f"{release}/data/raw/math/train_2.jsonl"]
+    for split in ("train_1", "train_2"):
+        assert cfg["datasets"]["math"]["source"][split]["path"] == f"https://{release}/data/raw/math/{split}.jsonl"

@@ -5,7 +5,9 @@ A source (``datasets.<d>.source.<split>``) is ``{"path": ..., config, configs, s
 - a local ``.jsonl`` / ``.json`` (one list of objects) / ``.parquet`` file: an input of the data
   rules, so an edit reruns them and what follows;
 - an ``http(s)://`` URL of one: downloaded once into the workflow's download cache
-  (``DOWNLOAD_CACHE``, one file per URL); offline jobs (``w2s.hub``) only read the cache;
+  (``DOWNLOAD_CACHE``, one file per URL, ``url_cache_file``) by the local rule
+  ``download_dataset_file`` (on the machine that runs Snakemake, e.g. a cluster's login node) or
+  ``snakemake prefetch``; the data jobs read the cached file, an input of theirs;
 - ``hf://owner/name``: a dataset of the Hugging Face hub, through the datasets library and its
   cache (``config`` or ``configs``, ``split``, ``revision``).
 
@@ -17,6 +19,7 @@ rules write it as ``<split>.source.json`` beside the normalised split.
 from __future__ import annotations
 
 import hashlib
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -41,10 +44,20 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+# A URL whose host and path are made of these characters is cached under that host and path, so a
+# dry run's `download_dataset_file` jobs show what is fetched (host, repository, pinned commit).
+_READABLE_URL = re.compile(r"https?://([A-Za-z0-9.-]+(?::[0-9]+)?)/([A-Za-z0-9._~/+-]+)")
+
+
 def url_cache_file(url: str, cache_dir: str | Path | None = None) -> Path:
-    """The download cache's file for ``url`` (named by a hash of the URL, keeping its suffix)."""
+    """The download cache's file for ``url``: ``<cache>/<host>/<path>`` for a plain URL, otherwise
+    ``<cache>/_hashed/<hash of the URL><suffix>`` (query strings, odd characters, ``..``)."""
+    cache = Path(cache_dir or DOWNLOAD_CACHE)
+    m = _READABLE_URL.fullmatch(url)
+    if m and ".." not in m.group(2).split("/") and not m.group(2).endswith("/"):
+        return cache / m.group(1).replace(":", "_") / m.group(2)
     suffix = Path(url.split("?")[0]).suffix or ".jsonl"
-    return Path(cache_dir or DOWNLOAD_CACHE) / (hashlib.sha256(url.encode()).hexdigest()[:16] + suffix)
+    return cache / "_hashed" / (hashlib.sha256(url.encode()).hexdigest()[:16] + suffix)
 
 
 def download_url(url: str, cache_dir: str | Path | None = None, key: str = "datasets.<name>.source.<split>.path",
@@ -56,7 +69,7 @@ def download_url(url: str, cache_dir: str | Path | None = None, key: str = "data
     if local.is_file():
         return local
     if allow_download is False or (allow_download is None and hub.offline()):
-        raise hub.not_in_cache("dataset file", url, key, str(local.parent.resolve()))
+        raise hub.not_in_cache("dataset file", url, key, str(Path(cache_dir or DOWNLOAD_CACHE).resolve()))
     local.parent.mkdir(parents=True, exist_ok=True)
     tmp = local.with_suffix(local.suffix + ".part")
     try:

@@ -91,7 +91,13 @@ def _url_sources():
         for split, spec in dataset["source"].items():
             if spec["path"].startswith(("http://", "https://")):
                 cached = str(url_cache_file(spec["path"]).relative_to(DOWNLOAD_CACHE))
-                found.setdefault(cached, {"url": spec["path"], "key": f"datasets.{name}.source.{split}.path"})
+                found.setdefault(
+                    cached,
+                    {
+                        "url": spec["path"],
+                        "key": f"datasets.{name}.source.{split}.path",
+                    },
+                )
     return found
 
 

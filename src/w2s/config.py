@@ -114,7 +114,8 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
         problems += _check_dataset(dataset, f"datasets.{name}")
         if check_paths:
             problems += _check_local_sources(dataset, f"datasets.{name}")
-    problems += text_share_problems(config["toy"]["tokenizer"]["format_sample"], "toy.tokenizer.format_sample")
+    sample = config["toy"]["tokenizer"]["format_sample"]
+    problems += text_share_problems(sample, "toy.tokenizer.format_sample")
     for name, model in models.items():
         if model["path"] == "toy" and "toy" not in model:
             problems.append(f"config error at models.{name}.toy: a model with path 'toy' needs its toy architecture.")

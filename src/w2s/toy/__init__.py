@@ -29,6 +29,7 @@ from .text import TARGET_ENDING, pretraining_text
 from .tokenizer import SPECIAL_TOKENS, load_tokenizer, train_tokenizer
 
 __all__ = [
-    "SPECIAL_TOKENS", "SPLITS", "TARGET_ENDING", "build_model", "build_toy_data", "final_answer", "load_tokenizer",
-    "make_problems", "model_config", "pretrain", "pretraining_text", "strip_notes", "train_tokenizer",
+    "SPECIAL_TOKENS", "SPLITS", "TARGET_ENDING", "build_model", "build_toy_data", "final_answer",
+    "load_tokenizer", "make_problems", "model_config", "pretrain", "pretraining_text", "strip_notes",
+    "train_tokenizer",
 ]

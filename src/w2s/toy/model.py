@@ -43,7 +43,8 @@ def model_config(cfg: dict, tokenizer):
     )
 
 
-def _pretraining_batches(tokenizer, cfg: dict, seed: int, exclude: set[str]) -> tuple[list[list[list[int]]], int]:
+def _pretraining_batches(tokenizer, cfg: dict, seed: int,
+                         exclude: set[str]) -> tuple[list[list[list[int]]], int]:
     """The token rows of every pretraining step, and their token count.
 
     Fresh rows for every step (no repeats), from a seed of their own. A step has rows of k
@@ -129,7 +130,8 @@ def pretrain(model, tokenizer, cfg: dict, seed: int, exclude: set[str], threads:
             "cpu_seconds": time.process_time() - c0, "tokens": n_tokens}
 
 
-def build_model(out_dir: str, tokenizer_dir: str, data_dir: str, cfg: dict, seed: int, threads: int = 1) -> dict:
+def build_model(out_dir: str, tokenizer_dir: str, data_dir: str, cfg: dict, seed: int,
+                threads: int = 1) -> dict:
     """Make a tiny ``LlamaForCausalLM``, optionally pretrain it, save model + tokenizer to ``out_dir``.
 
     The pretraining text never contains a train_2 or test question of ``data_dir`` (nor a train_1

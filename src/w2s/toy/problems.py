@@ -138,7 +138,8 @@ def _price_end(s: _Story, v: int) -> int | None:
         return None
     p = s.rng.randint(2, p_max)
     total = v * p
-    s.question.append(f"Each {s.item} costs {p} dollars. How many dollars are all of {s.his} {s.items} worth?")
+    s.question.append(f"Each {s.item} costs {p} dollars. "
+                      f"How many dollars are all of {s.his} {s.items} worth?")
     s.lines.append(f"{s.his.capitalize()} {s.items} are worth {s.step(v, '*', p, total)} dollars.")
     return total
 
@@ -176,7 +177,8 @@ def _problem(rng: random.Random, n_steps: int, cfg: dict) -> dict | None:
     else:
         s.question.append(f"How many {items} does {name} have now?")
     s.lines.append(f"#### {v}")
-    return {"question": " ".join(s.question), "solution": "\n".join(s.lines), "answer": v, "equations": s.equations}
+    return {"question": " ".join(s.question), "solution": "\n".join(s.lines), "answer": v,
+            "equations": s.equations}
 
 
 def draw_problem(rng: random.Random, cfg: dict) -> dict:
@@ -247,7 +249,8 @@ def build_toy_data(out_dir: str, cfg: dict, seed: int) -> None:
         rows = problems[start : start + sizes[s]]
         start += sizes[s]
         write_jsonl(out / f"{s}.jsonl", (
-            {"id": f"toy-{s}-{i:05d}", "question": r["question"], "answer": r["answer"]} for i, r in enumerate(rows)
+            {"id": f"toy-{s}-{i:05d}", "question": r["question"], "answer": r["answer"]}
+            for i, r in enumerate(rows)
         ))
 
 

@@ -19,7 +19,8 @@ from .problems import draw_problem, strip_notes
 # Answer:" prefix also comes with other endings, so zero-shot the model mostly ends in a format of
 # its own (measured: without any target format it never wrote "####", even after 4 demonstrations).
 _PREFIXES = (("Question: ", "\nAnswer: "), ("Problem: ", "\nSolution: "), ("Q: ", "\nA: "))
-_ENDINGS = ("The answer is {}.", "So the final answer is {}.", "The result is {}.", "Result: {}", "In total: {}.")
+_ENDINGS = ("The answer is {}.", "So the final answer is {}.", "The result is {}.", "Result: {}",
+            "In total: {}.")
 TARGET_ENDING = "#### {}"
 
 
@@ -71,7 +72,8 @@ def _row(rng: random.Random, cfg: dict, exclude: set[str], n_docs: int, equation
     return "\n\n".join(docs)
 
 
-def pretraining_text(n_rows: int, seed: int, cfg: dict, exclude: set[str], docs_per_row: int | None = None) -> list[str]:
+def pretraining_text(n_rows: int, seed: int, cfg: dict, exclude: set[str],
+                     docs_per_row: int | None = None) -> list[str]:
     """``n_rows`` seeded pretraining sequences; no problem whose question is in ``exclude``.
 
     A row is equations (share ``equation_share``) or 1..``max_docs_per_row`` problems with their
@@ -84,5 +86,6 @@ def pretraining_text(n_rows: int, seed: int, cfg: dict, exclude: set[str], docs_
     tgt = float(cfg["target_format_share"])
     max_docs = int(cfg["max_docs_per_row"])
     if not (0 <= eq and 0 <= tgt and eq + tgt <= 1):
-        raise ValueError(f"equation_share ({eq}) and target_format_share ({tgt}) must be >= 0 and sum to <= 1")
+        raise ValueError(f"equation_share ({eq}) and target_format_share ({tgt}) must be >= 0 "
+                         "and sum to <= 1")
     return [_row(rng, cfg, exclude, docs_per_row or rng.randint(1, max_docs), eq, tgt) for _ in range(n_rows)]

@@ -70,8 +70,8 @@ def train_tokenizer(out_dir: str, data_dir: str, cfg: dict, seed: int) -> None:
     tok.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tok.token_to_id(bos))]
     )
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=int(cfg["tokenizer"]["model_max_length"]),
-                                   **SPECIAL_TOKENS)
+    max_length = int(cfg["tokenizer"]["model_max_length"])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=max_length, **SPECIAL_TOKENS)
     with atomic_dir(out_dir) as tmp:
         fast.save_pretrained(tmp)
 

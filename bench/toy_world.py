@@ -1,6 +1,6 @@
 """Calibrate the toy world: run the weak-to-strong pipeline on it with plain transformers, print a table.
 
-    python bench/toy_world.py                       # DEFAULT_CFG, work folder results/bench/toy_world
+    python bench/toy_world.py                       # config/config.yaml's toy world, results/bench/toy_world
     python bench/toy_world.py --set strong.pretrain_steps=400 --set sft.weak.steps=800
     python bench/toy_world.py --reuse               # keep data/tokenizer/models already built there
 
@@ -16,8 +16,14 @@ effects the workflow needs. glibc malloc settings from DESIGN.md are applied by 
 Answers are graded by the number after the last "####" (strict); "last number" grading is shown for
 the base strong model, which may end in its own format.
 
-Measured on this machine (2 shared AMD EPYC cores, 1 thread), DEFAULT_CFG, seed 0: see the report in
-the commit message / README of the toy world; rerun to reproduce.
+Settings: the toy world and the two toy models of a workflow config (--config, default
+config/config.yaml; toy-weak and toy-strong), validated like the workflow validates it, so every
+default comes from config/schema.yaml. --set changes one before validation: data.KEY and
+tokenizer.KEY (toy.data, toy.tokenizer), weak.KEY and strong.KEY (models.toy-weak.toy,
+models.toy-strong.toy), sft.weak.KEY and sft.strong.KEY (QUICK_SFT, this script's own SFT loop).
+
+Measured on this machine (2 shared AMD EPYC cores, 1 thread), config/config.yaml, seed 0: see the
+report in the commit message / README of the toy world; rerun to reproduce.
 """
 
 from __future__ import annotations
@@ -33,6 +39,18 @@ import time
 from pathlib import Path
 
 MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000", "MALLOC_TOP_PAD_": "1000000000"}
+ROOT = Path(__file__).resolve().parents[1]
+# The config's models this script calls weak and strong.
+MODELS = {"weak": "toy-weak", "strong": "toy-strong"}
+# This script's own quick SFT (the minimal loop below, not the workflow's TRL SFT of models.*.sft):
+# the settings the calibration used with it.
+QUICK_SFT = {
+    "weak": {"steps": 600, "batch_size": 32, "lr": 3e-3},
+    "strong": {"steps": 150, "batch_size": 16, "lr": 1e-3},
+}
+# Where a --set key's first part points in the workflow config.
+SET_TARGETS = {"data": ("toy", "data"), "tokenizer": ("toy", "tokenizer"),
+               **{role: ("models", name, "toy") for role, name in MODELS.items()}}
 
 
 def parse_args(argv=None):
@@ -40,8 +58,11 @@ def parse_args(argv=None):
     ap.add_argument("--work", default="results/bench/toy_world", help="work folder (data, models)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--config", default=str(ROOT / "config" / "config.yaml"),
+                    help="the workflow config whose toy world and toy models to build")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a DEFAULT_CFG value, e.g. strong.pretrain_steps=400 (JSON values)")
+                    help="change one setting (data., tokenizer., weak., strong., sft.weak., sft.strong.), "
+                         "e.g. strong.pretrain_steps=400 (JSON values)")
     ap.add_argument("--reuse", action="store_true", help="reuse data, tokenizer and base models in --work")
     ap.add_argument("--skip", default="", help="comma list of phases to skip: weakft,ceiling")
     ap.add_argument("--max-new-tokens", type=int, default=80)
@@ -50,19 +71,34 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
-def apply_sets(cfg: dict, sets: list[str]) -> dict:
-    cfg = copy.deepcopy(cfg)
+def settings(config_path: str, sets: list[str]) -> dict:
+    """{"toy": the validated toy block, "weak"/"strong": the validated toy models, "sft": QUICK_SFT},
+    each --set KEY=VALUE applied first (a bad one stops the script with the config's message)."""
+    from w2s.config import ConfigError, read_config_file, validate_config
+
+    config, sft = read_config_file(config_path), copy.deepcopy(QUICK_SFT)
     for item in sets:
         key, _, value = item.partition("=")
-        node = cfg
-        *path, last = key.split(".")
+        head, *path = key.split(".")
+        if head == "sft":
+            node = sft
+        elif head in SET_TARGETS:
+            node, path = config, [*SET_TARGETS[head], *path]
+        else:
+            sys.exit(f"--set {item}: the key starts with one of sft, {', '.join(SET_TARGETS)}")
+        *path, last = path or [""]
         for k in path:
             node = node.setdefault(k, {})
         try:
             node[last] = json.loads(value)
         except json.JSONDecodeError:
             node[last] = value
-    return cfg
+    try:
+        config = validate_config(config, check_paths=False)
+    except ConfigError as e:
+        sys.exit(f"error: {e}")
+    return {"toy": config["toy"], **{role: config["models"][name]["toy"] for role, name in MODELS.items()},
+            "sft": sft}
 
 
 # --------------------------------------------------------------------------- minimal SFT / generation
@@ -174,7 +210,8 @@ def main(argv=None) -> int:
     from w2s.prompts import completion, few_shot_prompt, zero_shot_prompt
 
     torch.set_num_threads(args.threads)
-    cfg = apply_sets(toy.DEFAULT_CFG, args.set)
+    cfg = settings(args.config, args.set)
+    world = cfg["toy"]
     work = Path(args.work)
     data, tok_dir = work / "data", work / "tokenizer"
     rows_out: list[tuple[str, str, str]] = []  # (what, value, seconds)
@@ -185,11 +222,12 @@ def main(argv=None) -> int:
 
     t = time.perf_counter()
     if not (args.reuse and (data / "test.jsonl").exists()):
-        toy.build_toy_data(str(data), cfg["data"], args.seed)
+        toy.build_toy_data(str(data), world["data"], args.seed)
     if not (args.reuse and tok_dir.exists()):
-        toy.train_tokenizer(str(tok_dir), str(data), {**cfg["data"], **cfg["tokenizer"]}, args.seed)
-    row("data + tokenizer", f"{cfg['data']['train_1']}/{cfg['data']['train_2']}/{cfg['data']['test']} rows, "
-        f"vocab {cfg['tokenizer']['vocab_size']}", time.perf_counter() - t)
+        toy.train_tokenizer(str(tok_dir), str(data), world, args.seed)
+    sizes = "/".join(str(world["data"][s]) for s in toy.SPLITS)
+    vocab = world["tokenizer"]["vocab_size"]
+    row("data + tokenizer", f"{sizes} rows, vocab {vocab}", time.perf_counter() - t)
     train_1, train_2, test = (read_jsonl(data / f"{s}.jsonl") for s in toy.SPLITS)
     gold = {r["id"]: toy.final_answer(r["answer"]) for r in train_1 + train_2 + test}
 
@@ -207,7 +245,7 @@ def main(argv=None) -> int:
     def built(name: str):
         path = work / name
         if not (args.reuse and (path / "config.json").exists()):
-            m = toy.build_model(str(path), str(tok_dir), str(data), {**cfg["data"], **cfg[name]}, args.seed,
+            m = toy.build_model(str(path), str(tok_dir), str(data), cfg[name], args.seed,
                                 threads=args.threads)
             row(f"{name} base model", f"{m['parameters']:,} params, {m['steps']} steps, loss "
                 f"{m['loss'] if m['loss'] is None else round(m['loss'], 3)}, CPU {m['cpu_seconds']:.1f} s", m["seconds"])

@@ -61,7 +61,7 @@ rule train_toy_tokenizer:
     conda:
         "../envs/train.yaml"
     params:
-        toy=slice_of("toy", "tokenizer"),
+        toy=slice_of("toy"),
         seed=run_seed,
     script:
         "../scripts/train_toy_tokenizer.py"

@@ -15,6 +15,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 
+def default_config() -> dict:
+    """config/config.yaml validated, every schema default filled: the workflow's own settings (the
+    toy world's among them), for tests that call a step with what the workflow would pass it."""
+    from w2s.config import read_config_file, validate_config
+
+    return validate_config(read_config_file(ROOT / "config" / "config.yaml"), check_paths=False)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -68,14 +68,18 @@ def test_overlays_merge_like_snakemake_configfiles():
         (lambda c: c["models"]["toy-weak"]["toy"].update(heads=4),
          "config error at models.toy-weak.toy.heads: head size hidden/heads = 64/4 = 16; vLLM's CPU build needs "
          "at least 32 \\(it dies on the first generate with 16\\). Use at most 2 heads"),
-        (lambda c: c["models"]["toy-weak"]["toy"].update(pretrain_steps=10),
-         "config error at models.toy-weak.toy.batch_size: pretrain_steps is 10, and pretraining needs batch_size"),
         (lambda c: c["models"]["toy-strong"]["toy"].update(equation_share=0.95),
          "config error at models.toy-strong.toy.target_format_share: equation_share \\+ target_format_share = 1.03"),
         (lambda c: c["models"]["toy-weak"]["toy"].update(layers=0),
          "config error at models.toy-weak.toy.layers: 0 is less than the minimum of 1"),
         (lambda c: c["models"]["toy-weak"]["toy"].pop("hidden"),
          "config error at models.toy-weak.toy: 'hidden' is a required property"),
+        (lambda c: c["toy"]["data"].update(max_operands=20),
+         "config error at toy.data: Additional properties are not allowed "
+         "\\('max_operands' was unexpected\\)"),
+        (lambda c: c["toy"]["tokenizer"].update(format_sample={"equation_share": 0.95}),
+         "config error at toy.tokenizer.format_sample.target_format_share: "
+         "equation_share \\+ target_format_share = 1.02"),
     ],
 )
 def test_toy_model_settings_are_checked_with_their_key(mutate, message):
@@ -83,16 +87,38 @@ def test_toy_model_settings_are_checked_with_their_key(mutate, message):
         check(mutate)
 
 
-def test_the_toy_worlds_own_settings_fit_the_toy_model_schema():
-    """w2s.toy's calibrated models are valid toy_model blocks: a key the calibration adds to
-    w2s.toy.DEFAULT_CFG must be added to $defs.toy_model too (this fails until it is)."""
-    from w2s.config import toy_model_problems
-    from w2s.schema import validated
-    from w2s.toy import DEFAULT_CFG
+def test_the_schemas_toy_defaults_are_the_tiny_defaults_values():
+    """config/schema.yaml's toy world is config/config.yaml's, and $defs.toy_model's pretraining
+    defaults are the calibrated strong model's (the schema's description says so), so a toy model
+    or a test that leaves a key out gets what the workflow uses."""
+    from w2s.config import schema_default
 
-    for role in ("weak", "strong"):
-        cfg = validated("toy_model", DEFAULT_CFG[role], f"w2s.toy.DEFAULT_CFG[{role!r}]")
-        assert toy_model_problems(cfg, role) == []
+    for part in ("data", "tokenizer"):
+        for key, value in BASE["toy"][part].items():
+            assert schema_default(f"toy.{part}.{key}") == value, f"toy.{part}.{key}"
+    strong = BASE["models"]["toy-strong"]["toy"]
+    pretraining = set(strong) - {"layers", "hidden", "heads", "intermediate", "pretrain_steps"}
+    assert pretraining >= {"batch_size", "seq_len", "lr", "warmup_steps", "equation_share",
+                           "target_format_share"}
+    for key in pretraining:
+        assert schema_default(f"$defs.toy_model.{key}") == strong[key], key
+
+
+def test_toy_model_defaults_are_filled():
+    """A toy model's left-out keys come from the schema, its text problems' shape from toy.data."""
+    from w2s.config import schema_default
+
+    cfg = check(lambda c: (c["models"]["toy-weak"]["toy"].update(pretrain_steps=10, max_value=50),
+                           c["toy"]["data"].update(max_operand=7)))
+    weak = cfg["models"]["toy-weak"]["toy"]
+    assert weak["batch_size"] == schema_default("$defs.toy_model.batch_size")
+    assert weak["target_format_share"] == schema_default("$defs.toy_model.target_format_share")
+    shape = (weak["max_steps"], weak["max_operand"], weak["max_value"])
+    assert shape == (cfg["toy"]["data"]["max_steps"], 7, 50)
+    assert cfg["models"]["toy-strong"]["toy"]["max_operand"] == 7
+    tokenizer = cfg["toy"]["tokenizer"]
+    assert tokenizer["max_value"] is None and tokenizer["format_sample"]["rows"] == \
+        schema_default("toy.tokenizer.format_sample.rows")
 
 
 # ----------------------------------------------------------------------------- demonstrations

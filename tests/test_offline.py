@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_snakemake
+from tests.conftest import default_config, run_snakemake
 from tests.fake_hub import COMMIT, FakeHub
 from tests.test_local_sources import lab_files
 from tests.test_workflow import write_overlay
@@ -109,10 +109,14 @@ def tiny_model(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("tiny")
     data = root / "data"
-    toy.build_toy_data(str(data), {**toy.DEFAULT_CFG["data"], "train_1": 20, "train_2": 10, "test": 5}, 0)
-    toy.train_tokenizer(str(root / "tokenizer"), str(data), {"vocab_size": 400}, 0)
+    world = default_config()["toy"]
+    world = {"data": {**world["data"], "train_1": 20, "train_2": 10, "test": 5},
+             "tokenizer": {**world["tokenizer"], "vocab_size": 400}}
+    toy.build_toy_data(str(data), world["data"], 0)
+    toy.train_tokenizer(str(root / "tokenizer"), str(data), world, 0)
     toy.build_model(str(root / "model"), str(root / "tokenizer"), str(data),
-                    {"layers": 1, "hidden": 32, "heads": 1, "intermediate": 64, "pretrain_steps": 0}, 0)
+                    {**default_config()["models"]["toy-weak"]["toy"], "layers": 1, "hidden": 32, "heads": 1,
+                     "intermediate": 64}, 0)
     return root / "model"
 
 

@@ -7,12 +7,26 @@ import re
 import pytest
 import torch
 
+from tests.conftest import default_config
 from w2s import toy
 from w2s.io import read_jsonl
 
 torch.set_num_threads(1)
 
-SMALL = {"train_1": 60, "train_2": 30, "test": 20, "max_steps": 3, "max_operand": 20, "max_value": 400}
+# The workflow's toy settings (config/config.yaml, validated), with small splits and a wider range
+# of numbers than the tiny default's.
+CONFIG = default_config()
+SMALL = {**CONFIG["toy"]["data"], "train_1": 60, "train_2": 30, "test": 20, "max_operand": 20,
+         "max_value": 400}
+# Pretraining text settings: the strong toy model's, its problems shaped like SMALL's.
+TEXT = {**CONFIG["models"]["toy-strong"]["toy"],
+        **{k: SMALL[k] for k in ("max_steps", "max_operand", "max_value")}}
+
+
+def tiny_model(**settings) -> dict:
+    """The strong toy model's settings with a one-layer architecture (and ``settings``)."""
+    return {**CONFIG["models"]["toy-strong"]["toy"], "layers": 1, "hidden": 64, "heads": 2,
+            "intermediate": 128, **settings}
 
 
 def solve(question: str) -> int:
@@ -104,7 +118,9 @@ def test_toy_data_splits(tmp_path):
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     toy.build_toy_data(str(root / "data"), SMALL, seed=0)
-    toy.train_tokenizer(str(root / "tok"), str(root / "data"), {"vocab_size": 1000, "max_value": 400}, seed=0)
+    tokenizer = {**CONFIG["toy"]["tokenizer"], "vocab_size": 1000, "max_value": 400}
+    toy.train_tokenizer(str(root / "tok"), str(root / "data"), {"data": SMALL, "tokenizer": tokenizer},
+                        seed=0)
     return root
 
 
@@ -126,8 +142,7 @@ def test_tokenizer(world):
 def test_build_model_saves_loads_and_generates(world):
     from transformers import AutoModelForCausalLM
 
-    cfg = {"layers": 1, "hidden": 64, "heads": 2, "intermediate": 128, "max_position": 256,
-           "pretrain_steps": 3, "batch_size": 2, "seq_len": 32, "lr": 1e-3}
+    cfg = tiny_model(max_position=256, pretrain_steps=3, batch_size=2, seq_len=32, lr=1e-3, warmup_steps=1)
     metrics = toy.build_model(str(world / "m"), str(world / "tok"), str(world / "data"), cfg, seed=0)
     assert metrics["steps"] == 3 and metrics["loss"] > 0 and metrics["parameters"] > 0
     model = AutoModelForCausalLM.from_pretrained(str(world / "m"))
@@ -145,14 +160,14 @@ def test_build_model_saves_loads_and_generates(world):
 
 
 def test_head_dim_below_32_is_refused(world):
-    cfg = {"layers": 1, "hidden": 64, "heads": 4, "intermediate": 128, "pretrain_steps": 0}
+    cfg = tiny_model(heads=4, pretrain_steps=0)
     with pytest.raises(ValueError, match="head_dim"):
         toy.build_model(str(world / "bad"), str(world / "tok"), str(world / "data"), cfg, seed=0)
     assert not (world / "bad").exists()
 
 
 def test_pretraining_text_excludes_questions():
-    cfg = {**SMALL, "max_steps": 1, "equation_share": 0.0, "target_format_share": 0.5}
+    cfg = {**TEXT, "max_steps": 1, "equation_share": 0.0, "target_format_share": 0.5}
     docs = toy.pretraining_text(400, 5, cfg, set())
     seen = {q for d in docs for q in re.findall(r"^(?:Question|Problem|Q): (.*)$", d, re.M)}
     assert all(solve(q) >= 0 for q in seen)
@@ -162,7 +177,7 @@ def test_pretraining_text_excludes_questions():
 
 
 def test_pretraining_mix():
-    cfg = {**SMALL, "equation_share": 0.4, "target_format_share": 0.1, "max_docs_per_row": 3}
+    cfg = {**TEXT, "equation_share": 0.4, "target_format_share": 0.1, "max_docs_per_row": 3}
     rows = toy.pretraining_text(3000, 1, cfg, set())
     equations = [r for r in rows if re.fullmatch(r"(\d+ [-+*] \d+ = \d+\n{0,2})+", r)]
     assert 0.37 < len(equations) / len(rows) < 0.43
@@ -203,9 +218,8 @@ def test_build_model_never_trains_on_train_2_or_test(world, monkeypatch):
         docs_seen.extend(docs)
         return docs
 
-    monkeypatch.setattr(toy, "pretraining_text", spy)
-    cfg = {"layers": 1, "hidden": 64, "heads": 2, "intermediate": 128, "pretrain_steps": 2, "batch_size": 2,
-           "seq_len": 32, "lr": 1e-3}
+    monkeypatch.setattr(toy.model, "pretraining_text", spy)  # what pretrain calls
+    cfg = tiny_model(pretrain_steps=2, batch_size=2, seq_len=32, lr=1e-3)
     toy.build_model(str(world / "spy"), str(world / "tok"), str(world / "data"), cfg, seed=0)
     assert docs_seen and excluded
     held_out = {r["question"] for s in ("train_2", "test") for r in read_jsonl(world / "data" / f"{s}.jsonl")}

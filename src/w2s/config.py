@@ -114,10 +114,13 @@ def _cross_check(config: dict, check_paths: bool, training_keys: set[str]) -> li
         problems += _check_dataset(dataset, f"datasets.{name}")
         if check_paths:
             problems += _check_local_sources(dataset, f"datasets.{name}")
+    sample = config["toy"]["tokenizer"]["format_sample"]
+    problems += text_share_problems(sample, "toy.tokenizer.format_sample")
     for name, model in models.items():
         if model["path"] == "toy" and "toy" not in model:
             problems.append(f"config error at models.{name}.toy: a model with path 'toy' needs its toy architecture.")
         elif model["path"] == "toy":
+            fill_toy_text_problems(model["toy"], config["toy"]["data"])
             problems += toy_model_problems(model["toy"], f"models.{name}.toy")
         elif check_paths:
             try:
@@ -226,6 +229,18 @@ def _check_local_sources(dataset: dict, where: str) -> list[str]:
 MIN_HEAD_SIZE = 32
 
 
+# A toy model's keys whose default is toy.data's key of the same name: the pretraining text's
+# problems have the toy world's shape unless the model says otherwise.
+TOY_TEXT_PROBLEM_KEYS = ("max_steps", "max_operand", "max_value")
+
+
+def fill_toy_text_problems(toy: dict, data: dict) -> dict:
+    """Fill a toy model's pretraining-text problem settings left out from toy.data (in place)."""
+    for key in TOY_TEXT_PROBLEM_KEYS:
+        toy.setdefault(key, data[key])
+    return toy
+
+
 def toy_model_problems(toy: dict, where: str) -> list[str]:
     """Checks across the keys of a toy model (``$defs.toy_model`` checks each key alone)."""
     problems = []
@@ -237,16 +252,17 @@ def toy_model_problems(toy: dict, where: str) -> list[str]:
         problems.append(f"config error at {where}.heads: head size hidden/heads = {hidden}/{heads} = {hidden // heads}; "
                         f"vLLM's CPU build needs at least {MIN_HEAD_SIZE} (it dies on the first generate with 16). "
                         f"Use at most {max(1, hidden // MIN_HEAD_SIZE)} heads or a larger hidden.")
-    if toy.get("pretrain_steps", 0) > 0:
-        for key in ("batch_size", "seq_len", "lr"):
-            if key not in toy:
-                problems.append(f"config error at {where}.{key}: pretrain_steps is {toy['pretrain_steps']}, and "
-                                f"pretraining needs {key}; set it (or pretrain_steps: 0).")
-    shares = [toy[k] for k in ("equation_share", "target_format_share") if k in toy]
-    if sum(shares) > 1:
-        problems.append(f"config error at {where}.target_format_share: equation_share + target_format_share = "
-                        f"{sum(shares):g}; the two shares of the pretraining rows must sum to at most 1.")
-    return problems
+    return problems + text_share_problems(toy, where)
+
+
+def text_share_problems(text: dict, where: str) -> list[str]:
+    """Pretraining text settings (a toy model's, the tokenizer's format sample) whose two row shares
+    leave room: equation_share + target_format_share <= 1."""
+    total = text["equation_share"] + text["target_format_share"]
+    if total <= 1:
+        return []
+    return [f"config error at {where}.target_format_share: equation_share + target_format_share = {total:g}; "
+            "the two shares of the pretraining rows must sum to at most 1."]
 
 
 def _check_dataset(dataset: dict, where: str) -> list[str]:

@@ -102,9 +102,10 @@ def test_adversarial_outputs_bounded_and_nothing_executed(tmp_path, task, caplog
     marker = str(tmp_path / "executed")
     caplog.set_level(logging.WARNING, logger="w2s.grading")
     for response in all_cases(marker):
-        started = time.monotonic()
+        # Extraction runs in this process: its CPU time, which a loaded machine does not inflate.
+        started = time.process_time()
         pred = extract_answer(response, task)
-        assert time.monotonic() - started < 2.0, f"extraction is slow on {response[:60]!r}"
+        assert time.process_time() - started < 2.0, f"extraction is slow on {response[:60]!r}"
         for gold in ("72" if task == "gsm8k" else "x+1", pred[:200] or "1"):
             started = time.monotonic()
             result = is_equivalent(gold, pred, task, timeout=TIMEOUT)

@@ -9,6 +9,7 @@ that looks complete.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -284,3 +285,12 @@ def looks_like_jsonl(text: str) -> bool:
         return all(isinstance(json.loads(line), dict) for line in lines)
     except json.JSONDecodeError:
         return False
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

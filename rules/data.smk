@@ -22,8 +22,9 @@ rule prefetch:
         "../scripts/prefetch.py"
 
 
-# A URL split source, downloaded where Snakemake runs (a login node has network; compute nodes may
-# not). The path names the URL's host and path, so a dry run shows what is fetched.
+# A URL split source in the download cache: already there after `prefetch`; otherwise downloaded
+# here only when jobs may go online (HF_HUB_OFFLINE=0), else one message naming `prefetch`. A local
+# job; its path names the URL's host and path, so a dry run shows what is fetched.
 rule download_dataset_file:
     output:
         f"{DOWNLOAD_CACHE}/{{download}}",

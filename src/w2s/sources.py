@@ -5,9 +5,9 @@ A source (``datasets.<d>.source.<split>``) is ``{"path": ..., config, configs, s
 - a local ``.jsonl`` / ``.json`` (one list of objects) / ``.parquet`` file: an input of the data
   rules, so an edit reruns them and what follows;
 - an ``http(s)://`` URL of one: downloaded once into the workflow's download cache
-  (``DOWNLOAD_CACHE``, one file per URL, ``url_cache_file``) by the local rule
-  ``download_dataset_file`` (on the machine that runs Snakemake, e.g. a cluster's login node) or
-  ``snakemake prefetch``; the data jobs read the cached file, an input of theirs;
+  (``DOWNLOAD_CACHE``, one file per URL, ``url_cache_file``) by ``snakemake prefetch``, or by
+  the local rule ``download_dataset_file`` when jobs may go online (``HF_HUB_OFFLINE=0``); the
+  data jobs read the cached file, an input of theirs;
 - ``hf://owner/name``: a dataset of the Hugging Face hub, through the datasets library and its
   cache (``config`` or ``configs``, ``split``, ``revision``).
 
@@ -34,7 +34,6 @@ REMOTE_PREFIXES = ("hf://", "http://", "https://")
 
 def is_local_source(path: str) -> bool:
     return not str(path).startswith(REMOTE_PREFIXES)
-
 
 
 # A URL whose host and path are made of these characters is cached under that host and path, so a

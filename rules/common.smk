@@ -17,7 +17,12 @@ from w2s.models import (  # noqa: E402
     local_model_files,
     with_revision,
 )
-from w2s.sources import DOWNLOAD_CACHE, is_local_source, url_cache_file  # noqa: E402
+from w2s.sources import (  # noqa: E402
+    DOWNLOAD_CACHE,
+    is_local_source,
+    is_url_source,
+    url_cache_file,
+)
 
 # Validate (and fill defaults) before any job is scheduled: a bad overlay fails here, in seconds,
 # with the message alone (no traceback of the workflow's code).
@@ -81,23 +86,27 @@ def _stage2_keys():
     }
 
 
+def get_remote_sources(wc=None):
+    """What ``prefetch`` downloads of the data: every hub and URL split source of every dataset."""
+    return canonical(
+        [
+            {**spec, "key": f"datasets.{name}.source.{split}.path"}
+            for name, dataset in config["datasets"].items()
+            if dataset["source"] != "toy"
+            for split, spec in dataset["source"].items()
+            if not is_local_source(spec["path"])
+        ]
+    )
+
+
 def _url_sources():
-    """{file in the download cache (relative to it): {url, key}} of every URL split source; the
-    key is the first config key that names the URL (for messages)."""
+    """{file in the download cache (relative to it): {url, key}} of every URL source of
+    ``get_remote_sources``; key: the first config key naming the URL (for messages)."""
     found = {}
-    for name, dataset in config["datasets"].items():
-        if dataset["source"] == "toy":
-            continue
-        for split, spec in dataset["source"].items():
-            if spec["path"].startswith(("http://", "https://")):
-                cached = str(url_cache_file(spec["path"]).relative_to(DOWNLOAD_CACHE))
-                found.setdefault(
-                    cached,
-                    {
-                        "url": spec["path"],
-                        "key": f"datasets.{name}.source.{split}.path",
-                    },
-                )
+    for source in get_remote_sources():
+        if is_url_source(source["path"]):
+            cached = str(url_cache_file(source["path"]).relative_to(DOWNLOAD_CACHE))
+            found.setdefault(cached, {"url": source["path"], "key": source["key"]})
     return found
 
 
@@ -249,7 +258,7 @@ ModelJob = namedtuple("ModelJob", "threads resources gpus")
 def model_job(role, model_of):
     """threads, resources and gpus of a job that runs the model ``model_of(wc)`` names.
 
-    ``role``: generate | train, the block of ``models.<name>.resources`` that applies. Memory and
+    ``role``: generate | train | pretrain, the block of ``models.<name>.resources`` that applies. Memory and
     runtime grow with each retry (attempt), so a job killed for time or memory gets more next time.
     """
 
@@ -269,12 +278,23 @@ def model_job(role, model_of):
     )
 
 
-TOY_TRAIN_JOB = model_job("train", lambda wc: wc.toymodel)
+TOY_PRETRAIN_JOB = model_job("pretrain", lambda wc: wc.toymodel)
 WEAK_TRAIN_JOB = model_job("train", lambda wc: wc.weak)
 STRONG_TRAIN_JOB = model_job("train", strong_name)
 STRONG_GENERATE_JOB = model_job("generate", strong_name)
 ANSWER_JOB = model_job("generate", answering_model_name)
 EVAL_JOB = model_job("generate", eval_model_name)
+
+
+# The method's own chain (answers on train_2, the filter, the iterations' SFT, samples, pairs,
+# preference training) is a run's critical path; the SFT baselines and the evaluations fill the
+# cores it leaves free. A priority only orders jobs that are ready: it changes no output.
+METHOD_PRIORITY = 1
+
+
+def get_sft_priority(wc):
+    """The iterations' SFT first; full weak fine-tuning and the ceiling, which nothing waits on, after."""
+    return 0 if wc.sftset in ("full_weak", registry.CEILING["key"]) else METHOD_PRIORITY
 
 
 # ---------------------------------------------------------------- input functions
@@ -462,19 +482,6 @@ def get_hub_models(wc=None):
             {"key": f"models.{name}.path", "name": m["path"], "revision": m["revision"]}
             for name, m in config["models"].items()
             if is_hub_model(m["path"])
-        ]
-    )
-
-
-def get_remote_sources(wc=None):
-    """What ``prefetch`` downloads of the data: every hub and URL split source of every dataset."""
-    return canonical(
-        [
-            {**spec, "key": f"datasets.{name}.source.{split}.path"}
-            for name, dataset in config["datasets"].items()
-            if dataset["source"] != "toy"
-            for split, spec in dataset["source"].items()
-            if not is_local_source(spec["path"])
         ]
     )
 

@@ -80,9 +80,9 @@ rule pretrain_toy_model:
         f"{RESULTS}/benchmarks/toy_world/seed{{seed}}/pretrain_{{toymodel}}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: TOY_TRAIN_JOB.threads
+    threads: TOY_PRETRAIN_JOB.threads
     resources:
-        **TOY_TRAIN_JOB.resources,
+        **TOY_PRETRAIN_JOB.resources,
     params:
         arch=lambda wc: canonical(model_cfg(wc.toymodel)["toy"]),
         seed=run_seed,

@@ -31,6 +31,7 @@ rule consistency_filter:
         summary=f"{RUN}/{{weak}}/stage1/iter{{iter}}/filter.json",
     log:
         f"{RUN_LOGS}/{{weak}}/consistency_filter.iter{{iter}}.log",
+    priority: METHOD_PRIORITY
     conda:
         "../envs/analysis.yaml"
     params:
@@ -83,6 +84,7 @@ rule train_strong_sft:
         f"{RUN_LOGS}/{{owner}}/train_strong_sft.{{sftset}}.log",
     benchmark:
         f"{RUN_BENCHMARKS}/{{owner}}/train_strong_sft.{{sftset}}.tsv"
+    priority: get_sft_priority
     conda:
         "../envs/train.yaml"
     threads: STRONG_TRAIN_JOB.threads

@@ -12,6 +12,7 @@ rule sample_answers:
         f"{RUN_LOGS}/{{weak}}/sample_answers.log",
     benchmark:
         f"{RUN_BENCHMARKS}/{{weak}}/sample_answers.tsv"
+    priority: METHOD_PRIORITY
     conda:
         "../envs/generate.yaml"
     threads: STRONG_GENERATE_JOB.threads
@@ -38,6 +39,7 @@ rule mine_pairs:
         summary=f"{RUN}/{{weak}}/stage2/pairs.json",
     log:
         f"{RUN_LOGS}/{{weak}}/mine_pairs.log",
+    priority: METHOD_PRIORITY
     conda:
         "../envs/analysis.yaml"
     params:
@@ -59,6 +61,7 @@ rule train_preference:
         f"{RUN_LOGS}/{{weak}}/train_preference.{{pref}}.log",
     benchmark:
         f"{RUN_BENCHMARKS}/{{weak}}/train_preference.{{pref}}.tsv"
+    priority: METHOD_PRIORITY
     conda:
         "../envs/train.yaml"
     threads: STRONG_TRAIN_JOB.threads

@@ -37,6 +37,7 @@ rule answer_train_2:
         f"{RUN_LOGS}/{{weak}}/answer_train_2.iter{{iter}}.{{side}}.log",
     benchmark:
         f"{RUN_BENCHMARKS}/{{weak}}/answer_train_2.iter{{iter}}.{{side}}.tsv"
+    priority: METHOD_PRIORITY
     conda:
         "../envs/generate.yaml"
     threads: ANSWER_JOB.threads

@@ -182,3 +182,12 @@ def test_url_cache_files_name_the_host_and_path_when_they_can():
         cached = url_cache_file(url, "c")
         assert cached.parent == Path("c/_hashed"), (url, cached)
     assert url_cache_file("https://h.org/a.jsonl?rev=2", "c") != url_cache_file("https://h.org/a.jsonl?rev=3", "c")
+
+
+def test_sources_are_local_urls_or_hub_datasets():
+    from w2s.sources import is_local_source, is_url_source
+
+    for path, local, url in [("data/train.jsonl", True, False), ("hf://openai/gsm8k", False, False),
+                             ("https://h.org/a.jsonl", False, True), ("http://127.0.0.1:8000/t.jsonl", False, True),
+                             ("httpdata/x.jsonl", True, False)]:
+        assert (is_local_source(path), is_url_source(path)) == (local, url), path

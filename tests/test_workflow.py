@@ -83,6 +83,30 @@ def test_each_seed_is_a_run_with_its_own_toy_world(workflow_copy):
         assert f"results/toy/seed{seed}/ceiling/models/ceiling" in res.stdout
 
 
+
+def job_threads(dry_run_output: str, rule: str) -> dict[str, int]:
+    """wildcards -> threads of each job of ``rule`` a dry run lists (Snakemake leaves out ``threads: 1``)."""
+    found = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", dry_run_output):
+        if re.match(rf"(?:local)?rule {rule}:\n", block):
+            wildcards = re.search(r"^\s+wildcards: (.*)$", block, flags=re.M).group(1)
+            threads = re.search(r"^\s+threads: (\d+)$", block, flags=re.M)
+            found[wildcards] = int(threads.group(1)) if threads else 1
+    return found
+
+
+def test_strong_pretraining_takes_both_cores_in_a_one_seed_run_only(workflow_copy):
+    # One seed: the strong toy model's pretraining is the critical path (2 threads, bit-identical
+    # weights); config/toy-seeds.yaml's seeds fill the cores, so there each pretraining takes one.
+    res = dry_run(workflow_copy, "--cores", "2")
+    assert res.returncode == 0, res.stderr
+    assert job_threads(res.stdout, "pretrain_toy_model") == {
+        "seed=0, toymodel=toy-strong": 2, "seed=0, toymodel=toy-weak": 1}
+    res = dry_run(workflow_copy, "--cores", "2", "--configfile", "config/config.yaml", "config/toy-seeds.yaml")
+    assert res.returncode == 0, res.stderr
+    threads = job_threads(res.stdout, "pretrain_toy_model")
+    assert len(threads) == 6 and set(threads.values()) == {1}, threads
+
 NEW_METHOD = """\
 experiments:
   toy:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import registry
 from .models import check_local_model, is_hub_model
+from .sources import is_local_source
 from .schema import (  # noqa: F401 - the config API: w2s.config.schema_default, validated, ...
     SCHEMA_PATH,
     ConfigError,
@@ -177,7 +178,7 @@ def known_train_2_ids(config: dict, dataset_name: str, read_files: bool = True) 
     if dataset["source"] == "toy":
         return [TOY_ROW_ID.format(split="train_2", index=i) for i in range(config["toy"]["data"]["train_2"])]
     spec = dataset["source"]["train_2"]
-    if not read_files or spec["path"].startswith(("hf://", "http://", "https://")) or not Path(spec["path"]).is_file():
+    if not read_files or not is_local_source(spec["path"]) or not Path(spec["path"]).is_file():
         return None
     from .data import normalise_split
     from .io import InputError
@@ -216,8 +217,6 @@ def demonstration_problems(config: dict, exp: dict, where: str, read_files: bool
 
 def _check_local_sources(dataset: dict, where: str) -> list[str]:
     """A local source file must exist: it is an input of the data job (relative to the working directory)."""
-    from .data import is_local_source
-
     source = dataset["source"]
     return [f"config error at {where}.source.{split}.path: file not found: '{spec['path']}' (a local file; relative "
             f"paths start at the working directory, {Path.cwd()}). Fix the path, or give an https URL or hf://owner/name."

@@ -29,11 +29,17 @@ from .io import InputError, iter_jsonl, looks_like_jsonl, read_json, sha256_file
 
 # Relative to the working directory, like results/.
 DOWNLOAD_CACHE = ".cache/w2s-downloads"
-REMOTE_PREFIXES = ("hf://", "http://", "https://")
+URL_PREFIXES = ("http://", "https://")
+REMOTE_PREFIXES = ("hf://", *URL_PREFIXES)
 
 
 def is_local_source(path: str) -> bool:
     return not str(path).startswith(REMOTE_PREFIXES)
+
+
+def is_url_source(path: str) -> bool:
+    """An http(s) source: a local job downloads it into the cache (``url_cache_file``)."""
+    return str(path).startswith(URL_PREFIXES)
 
 
 # A URL whose host and path are made of these characters is cached under that host and path, so a
@@ -84,7 +90,7 @@ def load_source(spec: dict, cache_dir: str | Path | None = None, key: str = "dat
     if path.startswith("hf://"):
         yield from _load_hf(spec, key, record)
         return
-    if path.startswith(("http://", "https://")):
+    if is_url_source(path):
         local = download_url(path, cache_dir, key)
         record.update(sha256=sha256_file(local), downloaded_to=str(local))
         yield from _load_file(local, key)

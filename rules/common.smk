@@ -286,9 +286,12 @@ ANSWER_JOB = model_job("generate", answering_model_name)
 EVAL_JOB = model_job("generate", eval_model_name)
 
 
-# The method's own chain (answers on train_2, the filter, the iterations' SFT, samples, pairs,
-# preference training) is a run's critical path; the SFT baselines and the evaluations fill the
-# cores it leaves free. A priority only orders jobs that are ready: it changes no output.
+# Which ready job goes first (a priority changes no output). A run's critical path is the toy
+# world's pretraining (its longest job: started first, so that with several seeds no core idles at
+# the end waiting for one), then the method's own chain (weak SFT, answers on train_2, the filter,
+# the iterations' SFT, samples, pairs, preference training); the SFT baselines and the evaluations
+# fill the cores it leaves free.
+PRETRAIN_PRIORITY = 2
 METHOD_PRIORITY = 1
 
 

@@ -78,6 +78,7 @@ rule pretrain_toy_model:
         f"{RESULTS}/logs/toy_world/seed{{seed}}/pretrain_{{toymodel}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/toy_world/seed{{seed}}/pretrain_{{toymodel}}.tsv"
+    priority: PRETRAIN_PRIORITY
     conda:
         "../envs/train.yaml"
     threads: TOY_PRETRAIN_JOB.threads

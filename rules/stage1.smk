@@ -10,6 +10,7 @@ rule sample_demonstrations:
         f"{RUN}/{{weak}}/stage1/demonstrations.jsonl",
     log:
         f"{RUN_LOGS}/{{weak}}/sample_demonstrations.log",
+    priority: METHOD_PRIORITY
     conda:
         "../envs/analysis.yaml"
     params:

@@ -11,6 +11,7 @@ rule train_weak_sft:
         f"{RUN_LOGS}/{{weak}}/train_weak_sft.log",
     benchmark:
         f"{RUN_BENCHMARKS}/{{weak}}/train_weak_sft.tsv"
+    priority: METHOD_PRIORITY
     conda:
         "../envs/train.yaml"
     threads: WEAK_TRAIN_JOB.threads

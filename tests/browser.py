@@ -153,6 +153,18 @@ class Chromium:
         tree = self.page("Page.getFrameTree")["frameTree"]
         return [child["frame"] for child in tree.get("childFrames", [])]
 
+    def wait_for_frame(self, url: str, timeout: float | None = None) -> dict:
+        """The child frame showing ``url``: an iframe is in the DOM before the frame tree lists its
+        navigation (seen on a loaded machine), so poll for it."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            frame = next((f for f in self.child_frames() if f["url"] == url), None)
+            if frame is not None:
+                return frame
+            if time.monotonic() > deadline:
+                raise BrowserError(f"timed out after {timeout or self.timeout:.0f}s waiting for a frame at {url}")
+            time.sleep(0.1)
+
     def frame_context(self, frame_id: str) -> int:
         """An execution context inside an iframe (isolated world: works for data: and file: frames,
         which the page's own scripts may not read)."""

@@ -114,7 +114,7 @@ def show_every_result(browser: Chromium, url: str, category: str) -> dict[str, d
             browser.eval(f"{VIEW_BUTTONS}[{i}].click(), true")
             shown = browser.wait_for(SHOWN)
             if shown["kind"] == "html":
-                frame = next(f for f in browser.child_frames() if f["url"] == shown["url"])
+                frame = browser.wait_for_frame(shown["url"])
                 browser.frame_eval(frame["id"], "document.readyState === 'complete' && !!document.querySelector('table')",
                                    wait=True)
                 shown["cells"] = browser.frame_eval(frame["id"], CELLS)

@@ -135,19 +135,25 @@ class Chromium:
                                f"{details.get('exception', {}).get('description') or details.get('text')}")
         return result["result"].get("value")
 
-    def wait_for(self, expression: str, context_id: int | None = None, timeout: float | None = None):
-        """Poll ``expression`` until it is truthy; return its value."""
+    def _poll(self, probe, what: str, timeout: float | None = None):
+        """Call ``probe`` every 0.1 s until it returns something truthy; return that."""
         deadline = time.monotonic() + (timeout or self.timeout)
         while True:
-            try:
-                value = self.eval(expression, context_id)
-            except BrowserError:
-                value = None
+            value = probe()
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise BrowserError(f"timed out after {timeout or self.timeout:.0f}s waiting for {expression[:200]!r}")
+                raise BrowserError(f"timed out after {timeout or self.timeout:.0f}s waiting for {what}")
             time.sleep(0.1)
+
+    def wait_for(self, expression: str, context_id: int | None = None, timeout: float | None = None):
+        """Poll ``expression`` until it is truthy; return its value."""
+        def probe():
+            try:
+                return self.eval(expression, context_id)
+            except BrowserError:
+                return None
+        return self._poll(probe, repr(expression[:200]), timeout)
 
     def child_frames(self) -> list[dict]:
         tree = self.page("Page.getFrameTree")["frameTree"]
@@ -156,14 +162,8 @@ class Chromium:
     def wait_for_frame(self, url: str, timeout: float | None = None) -> dict:
         """The child frame showing ``url``: an iframe is in the DOM before the frame tree lists its
         navigation (seen on a loaded machine), so poll for it."""
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while True:
-            frame = next((f for f in self.child_frames() if f["url"] == url), None)
-            if frame is not None:
-                return frame
-            if time.monotonic() > deadline:
-                raise BrowserError(f"timed out after {timeout or self.timeout:.0f}s waiting for a frame at {url}")
-            time.sleep(0.1)
+        return self._poll(lambda: next((f for f in self.child_frames() if f["url"] == url), None),
+                          f"a frame at {url}", timeout)
 
     def frame_context(self, frame_id: str) -> int:
         """An execution context inside an iframe (isolated world: works for data: and file: frames,

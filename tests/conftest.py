@@ -64,12 +64,12 @@ def e2e_run(tmp_path_factory) -> Path:
 
     The tests check the mechanics (tables, reruns, cards), not the calibrated numbers (README,
     "What the tiny default shows", measures those): the copy's strong toy model is pretrained
-    E2E_PRETRAIN_STEPS instead of the default's 2,400, about 4 CPU minutes less."""
+    E2E_PRETRAIN_STEPS instead of the default's 3,600, about 12 CPU minutes less."""
     workdir = copy_workflow(tmp_path_factory.mktemp("e2e") / "wf")
     config = workdir / "config" / "config.yaml"
     text = config.read_text()
-    assert text.count("pretrain_steps: 2400") == 1, "the default's strong pretraining moved: update E2E_PRETRAIN_STEPS"
-    config.write_text(text.replace("pretrain_steps: 2400", f"pretrain_steps: {E2E_PRETRAIN_STEPS}"))
+    assert text.count("pretrain_steps: 3600") == 1, "the default's strong pretraining moved: update E2E_PRETRAIN_STEPS"
+    config.write_text(text.replace("pretrain_steps: 3600", f"pretrain_steps: {E2E_PRETRAIN_STEPS}"))
     res = run_snakemake(workdir, "--cores", "all", timeout=1500)
     (workdir / "snakemake.stdout").write_text(res.stdout)
     (workdir / "snakemake.stderr").write_text(res.stderr)

@@ -1,6 +1,7 @@
 # Config accessors, path patterns, wildcard constraints, named input functions (get_*) and the
 # resources of model jobs, shared by all rules.
 import os
+import platform
 import re
 import sys
 from collections import namedtuple
@@ -45,6 +46,15 @@ if CPU_ONLY:
         "MALLOC_TOP_PAD_": "1000000000",
     }.items():
         os.environ.setdefault(_key, _value)
+# Same kernels on every x86 machine, so a CPU rerun elsewhere gives the same files (schema:
+# cpu_kernels; measured: AVX-512 rounding alone changes the toy default's table).
+if (
+    CPU_ONLY
+    and config["cpu_kernels"] == "avx2"
+    and platform.machine().lower() in ("x86_64", "amd64")
+):
+    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+    os.environ.setdefault("MKL_CBWR", "AVX2")
 
 RESULTS = "results"
 WORK = f"{RESULTS}/.work"  # resumable state (partial generations, checkpoints): never a declared output

@@ -257,6 +257,11 @@ def test_data_rules_normalise_a_labs_own_jsonl(workflow_copy):
 
 
 # ----------------------------------------------------------------------------- the whole DAG
+def _cpu_has_avx2() -> bool:
+    info = Path("/proc/cpuinfo")
+    return info.is_file() and " avx2" in info.read_text()
+
+
 @pytest.mark.slow
 def test_default_run_writes_tables_and_figure(e2e_run):
     for name in ("tables/toy.csv", "tables/toy.md", "figures/toy.png"):
@@ -264,6 +269,14 @@ def test_default_run_writes_tables_and_figure(e2e_run):
     md = (e2e_run / "results/tables/toy.md").read_text()
     for row in registry.table_methods(default_experiment()):
         assert row["label"] in md, row
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _cpu_has_avx2(), reason="needs an x86 CPU with AVX2")
+def test_default_run_pins_torch_cpu_kernels_to_avx2(e2e_run):
+    # schema: cpu_kernels; without it an AVX-512 machine computes other files than an AVX2 one.
+    log = (e2e_run / "results/logs/toy_world/seed0/pretrain_toy-strong.log").read_text()
+    assert "torch CPU kernels AVX2" in log, log[-2000:]
 
 
 @pytest.mark.slow

@@ -90,6 +90,8 @@ def start(smk, uses_torch: bool = False, hub_online: bool = False) -> Job:
         import torch
 
         torch.set_num_threads(threads)
+        # The kernels decide the rounding, so the files (schema: cpu_kernels).
+        log.info("job %s: torch CPU kernels %s", getattr(smk, "rule", "?"), torch.backends.cpu.get_cpu_capability())
     log.info("job %s started with %d thread(s)", getattr(smk, "rule", "?"), threads)
     return Job(threads=threads, log_path=log_path, started=time.time())
 

@@ -139,11 +139,15 @@ def test_tokenizer(world):
     assert not too_long, f"numbers that are not one token: {too_long[:10]}"
 
 
-def test_build_model_saves_loads_and_generates(world):
+def test_build_model_saves_loads_and_generates(world, caplog):
     from transformers import AutoModelForCausalLM
 
     cfg = tiny_model(max_position=256, pretrain_steps=3, batch_size=2, seq_len=32, lr=1e-3, warmup_steps=1)
-    metrics = toy.build_model(str(world / "m"), str(world / "tok"), str(world / "data"), cfg, seed=0)
+    with caplog.at_level("INFO", logger="w2s.toy.model"):
+        metrics = toy.build_model(str(world / "m"), str(world / "tok"), str(world / "data"), cfg, seed=0)
+    # A long pretraining says how far it is: here every step (3 < PROGRESS_LINES), the last one too.
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        f"pretraining step {i}/3" for i in (1, 2, 3)]
     assert metrics["steps"] == 3 and metrics["loss"] > 0 and metrics["parameters"] > 0
     model = AutoModelForCausalLM.from_pretrained(str(world / "m"))
     tok = toy.load_tokenizer(world / "m")

@@ -280,6 +280,13 @@ def test_default_run_pins_torch_cpu_kernels_to_avx2(e2e_run):
 
 
 @pytest.mark.slow
+def test_default_run_logs_pretraining_progress(e2e_run):
+    log = (e2e_run / "results/logs/toy_world/seed0/pretrain_toy-strong.log").read_text()
+    steps = re.findall(r"pretraining step (\d+)/(\d+): loss", log)
+    assert len(steps) >= 10 and steps[-1][0] == steps[-1][1], log[-2000:]
+
+
+@pytest.mark.slow
 def test_second_run_has_nothing_to_do(e2e_run):
     res = dry_run(e2e_run)
     assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr, res.stdout[-3000:]

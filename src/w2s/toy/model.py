@@ -6,6 +6,7 @@ its pretraining-text problem settings filled from toy.data by ``w2s.config``).
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -14,6 +15,10 @@ from ..io import InputError, atomic_dir
 from .problems import SPLITS, read_split
 from .text import pretraining_text
 from .tokenizer import load_tokenizer
+
+log = logging.getLogger(__name__)
+# Progress lines per pretraining in the job's log: the strong model's is a 10-16 minute job.
+PROGRESS_LINES = 20
 
 
 def model_config(cfg: dict, tokenizer):
@@ -112,8 +117,9 @@ def pretrain(model, tokenizer, cfg: dict, seed: int, exclude: set[str], threads:
     torch.set_num_threads(threads)
     t0, c0 = time.perf_counter(), time.process_time()
     losses = []
+    every = max(1, steps // PROGRESS_LINES)
     try:
-        for rows in batches:
+        for step, rows in enumerate(batches, 1):
             ids, mask, labels = _padded(rows, tokenizer.pad_token_id)
             out = model(input_ids=ids, attention_mask=mask, labels=labels)
             out.loss.backward()
@@ -122,6 +128,12 @@ def pretrain(model, tokenizer, cfg: dict, seed: int, exclude: set[str], threads:
             sched.step()
             opt.zero_grad(set_to_none=True)
             losses.append(out.loss.item())
+            if step % every == 0 or step == steps:
+                seconds = time.perf_counter() - t0
+                recent = losses[-every:]
+                log.info("pretraining step %d/%d: loss %.4f (mean of the last %d), %.0f s, about %.0f s left",
+                         step, steps, sum(recent) / len(recent), len(recent), seconds,
+                         seconds / step * (steps - step))
     finally:
         torch.set_num_threads(old_threads)
     model.eval()

@@ -46,13 +46,11 @@ if CPU_ONLY:
         "MALLOC_TOP_PAD_": "1000000000",
     }.items():
         os.environ.setdefault(_key, _value)
-# Same kernels on every x86 machine, so a CPU rerun elsewhere gives the same files (schema:
-# cpu_kernels; measured: AVX-512 rounding alone changes the toy default's table).
-if (
-    CPU_ONLY
-    and config["cpu_kernels"] == "avx2"
-    and platform.machine().lower() in ("x86_64", "amd64")
-):
+# Same kernels on every x86 machine, so a rerun elsewhere gives the same files (schema:
+# cpu_kernels; measured: AVX-512 rounding alone changes the toy default's table). Every job, GPU
+# configs too: a job given GPUs may still train on the CPU (the SLURM test's toy run does).
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+if config["cpu_kernels"] == "avx2" and X86:
     os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
     os.environ.setdefault("MKL_CBWR", "AVX2")
 

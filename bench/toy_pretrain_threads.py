@@ -25,13 +25,15 @@ import argparse
 import hashlib
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# What rules/common.smk sets for cpu_kernels: avx2 (x86), and torch's own choice.
-KERNEL_ENV = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}, "native": {}}
+sys.path.insert(0, str(ROOT / "src"))
+
+from w2s.registry import CPU_KERNELS, cpu_kernel_env  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -42,7 +44,7 @@ def parse_args(argv=None):
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--kernels", nargs="+", choices=sorted(KERNEL_ENV), default=["avx2"],
+    ap.add_argument("--kernels", nargs="+", choices=sorted(CPU_KERNELS), default=["avx2"],
                     help="torch CPU kernel settings, each run in a subprocess (repeat one to see the noise)")
     ap.add_argument("--rows-json", action="store_true", help=argparse.SUPPRESS)  # one setting's rows, as JSON
     return ap.parse_args(argv)
@@ -60,7 +62,6 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     if not args.rows_json:
         return print_table(args, argv if argv is not None else sys.argv[1:])
-    sys.path.insert(0, str(ROOT / "src"))
     import torch
     from transformers import LlamaForCausalLM
 
@@ -93,10 +94,12 @@ def main(argv=None) -> None:
 
 def print_table(args, argv) -> None:
     rows = []
-    rest = [a for a in argv if a != "--kernels" and a not in KERNEL_ENV]  # the child runs one setting
+    rest = [a for a in argv if a != "--kernels" and a not in CPU_KERNELS]  # the child runs one setting
     for kernels in args.kernels:
-        env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")}
-        env.update(KERNEL_ENV[kernels])
+        # What rules/common.smk gives a job with cpu_kernels set to this setting.
+        pinned = {k for setting in CPU_KERNELS.values() for k in setting}
+        env = {k: v for k, v in os.environ.items() if k not in pinned}
+        env.update(cpu_kernel_env(kernels, platform.machine()))
         out = subprocess.run([sys.executable, __file__, *rest, "--rows-json"], env=env, check=True,
                              stdout=subprocess.PIPE, text=True).stdout
         run = json.loads(out.strip().splitlines()[-1])

@@ -49,10 +49,9 @@ if CPU_ONLY:
 # Same kernels on every x86 machine, so a rerun elsewhere gives the same files (schema:
 # cpu_kernels; measured: AVX-512 rounding alone changes the toy default's table). Every job, GPU
 # configs too: a job given GPUs may still train on the CPU (the SLURM test's toy run does).
-X86 = platform.machine().lower() in ("x86_64", "amd64")
-if config["cpu_kernels"] == "avx2" and X86:
-    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
-    os.environ.setdefault("MKL_CBWR", "AVX2")
+_kernel_env = registry.cpu_kernel_env(config["cpu_kernels"], platform.machine())
+for _key, _value in _kernel_env.items():
+    os.environ.setdefault(_key, _value)
 
 RESULTS = "results"
 WORK = f"{RESULTS}/.work"  # resumable state (partial generations, checkpoints): never a declared output

@@ -51,6 +51,21 @@ def test_errors_name_the_key(mutate, message):
         check(mutate)
 
 
+def test_a_list_given_with_snakemake_config_says_to_use_an_overlay_file():
+    from snakemake.cli import parse_config
+
+    # Snakemake reads `--config seeds=[7,8]` with YAML's BaseLoader: the list holds text.
+    given = parse_config(["seeds=[7,8]"])
+    assert given == {"seeds": ["7", "8"]}
+    with pytest.raises(ConfigError, match="seeds.0: '7' is not of type 'integer' \\(text that reads as one: "
+                                          "`snakemake --config` passes .* --configfile\\)"):
+        check(lambda c: c.update(given))
+    # Text that is not a number gets no such hint.
+    with pytest.raises(ConfigError) as e:
+        check(lambda c: c.update(seeds=["seven"]))
+    assert "not of type 'integer'" in str(e.value) and "--configfile)" not in str(e.value)
+
+
 def test_overlays_merge_like_snakemake_configfiles():
     base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
     merged = merge_overlays(base, {"a": {"c": [3]}, "e": 2})

@@ -27,13 +27,21 @@ def _enums(node, found):
 
 def test_schema_enums_come_from_the_registry():
     found = _enums(load_schema(SCHEMA), {})
-    assert {"task", "grading_mode", "preference_trainer"} <= set(found)
+    assert {"task", "grading_mode", "preference_trainer", "cpu_kernels"} <= set(found)
     for name, enums in found.items():
         assert all(e == registry.vocabulary(name) for e in enums), name
     raw = SCHEMA.read_text()
-    for names in (registry.TASKS, registry.PREFERENCE_TRAINERS):
+    for names in (registry.TASKS, registry.PREFERENCE_TRAINERS, registry.CPU_KERNELS):
         # No second list of the same names in the schema file.
         assert f"[{', '.join(names)}]" not in raw
+
+
+def test_cpu_kernel_settings_pin_x86_only():
+    # What rules/common.smk exports before any job: the AVX2 pin on x86-64, nothing elsewhere.
+    assert registry.cpu_kernel_env("avx2", "x86_64") == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
+    assert registry.cpu_kernel_env("avx2", "AMD64") == registry.cpu_kernel_env("avx2", "x86_64")
+    assert registry.cpu_kernel_env("avx2", "aarch64") == {}
+    assert registry.cpu_kernel_env("native", "x86_64") == {}
 
 
 def test_every_trainer_option_is_a_field_of_its_trl_config():

@@ -1,5 +1,5 @@
-"""The workflow's vocabularies, in one place: tasks, dataset formats, grading modes, the SFT variants
-of stage I, the preference trainers of stage II, and the rows of the main table.
+"""The workflow's vocabularies, in one place: tasks, dataset formats, grading modes, CPU kernel
+settings, the SFT variants of stage I, the preference trainers of stage II, and the rows of the main table.
 
 The schema's enums (``x-vocabulary`` in config/schema.yaml), the rules' wildcard constraints, the
 CLI's choices and the tables' rows, labels and order are derived from what is listed here and from
@@ -72,6 +72,21 @@ FORMATS: Mapping[str, DatasetFormat] = {
 # How the filter and the vote compare answers (and, for "paper", how accuracy is graded):
 # w2s.grading's docstring.
 GRADING_MODES = ("equivalence", "exact", "paper")
+
+
+# ---------------------------------------------------------------- CPU kernels (schema: cpu_kernels)
+# The environment each setting gives every job on x86-64, read before torch loads. Training is
+# chaotic, so the kernels' rounding decides the files: AVX-512 kernels gave the toy default another
+# table (bench/toy_world_calibration.md, section 8). "native": torch's own choice.
+CPU_KERNELS: Mapping[str, Mapping[str, str]] = {
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"},
+    "native": {},
+}
+
+
+def cpu_kernel_env(setting: str, machine: str) -> dict[str, str]:
+    """The variables a ``cpu_kernels`` setting sets on a machine (``platform.machine()``): x86 only."""
+    return dict(CPU_KERNELS[setting]) if machine.lower() in ("x86_64", "amd64") else {}
 
 
 # ---------------------------------------------------------------- stage I
@@ -156,7 +171,7 @@ def method_label(entry: Mapping) -> str:
 def vocabulary(name: str) -> list[str]:
     """The allowed values of a schema key marked ``x-vocabulary: <name>`` (w2s.config.load_schema)."""
     vocabularies = {"task": TASKS, "dataset_format": FORMATS, "grading_mode": GRADING_MODES,
-                    "preference_trainer": PREFERENCE_TRAINERS}
+                    "preference_trainer": PREFERENCE_TRAINERS, "cpu_kernels": CPU_KERNELS}
     if name not in vocabularies:
         raise KeyError(f"unknown vocabulary {name!r} (known: {', '.join(vocabularies)})")
     return list(vocabularies[name])

@@ -136,6 +136,19 @@ def error_path(error: jsonschema.ValidationError, prefix: str = "") -> str:
     return ".".join(parts + [str(p) for p in error.absolute_path]) or "(top level)"
 
 
+def _reads_as(value, types) -> bool:
+    """Whether ``value`` is text that YAML would read as one of the JSON-schema ``types``."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return False
+    kinds = {"integer": int, "number": (int, float), "boolean": bool}
+    wanted = [kinds[t] for t in ([types] if isinstance(types, str) else types) if t in kinds]
+    return any(isinstance(parsed, k) and (k is bool or not isinstance(parsed, bool)) for k in wanted)
+
+
 def problems_of(schema_root: dict, validator, instance, prefix: str = "") -> list[str]:
     """Fill defaults into ``instance`` and list its problems, one message per error."""
     # Defaults are filled during validation; a second pass validates the filled-in values.
@@ -149,6 +162,9 @@ def problems_of(schema_root: dict, validator, instance, prefix: str = "") -> lis
             msg += f" (allowed keys: {', '.join(allowed)})" if allowed else ""
             if not e.absolute_path and not prefix and "seed" in e.instance:
                 msg += "; the seed is a list now: seeds: [0] (one run of the method per seed)"
+        elif e.validator == "type" and _reads_as(e.instance, e.validator_value):
+            msg += (" (text that reads as one: `snakemake --config` passes the values inside a list or "
+                    "mapping as text; put them in an overlay file and pass it with --configfile)")
         elif e.validator == "oneOf" and error_path(e).endswith("source"):
             msg = "must be 'toy' or a mapping with train_2, test (and train_1) sources, each {path: ...}"
         problems.append(f"config error at {error_path(e, prefix)}: {msg}")

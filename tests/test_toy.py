@@ -210,6 +210,16 @@ def test_pretraining_mix():
     assert all(len(r.split("\n\n")) == 2 for r in fixed if "=" not in r.split("\n")[0])
 
 
+def test_pretraining_questions_are_the_questions_the_pretraining_reads():
+    # What bench/toy_fresh_test.py keeps out of its fresh questions.
+    cfg = {**TEXT, "pretrain_steps": 8, "batch_size": 8, "single_doc_share": 0.25, "equation_share": 0.2}
+    exclude = {p["question"] for p in toy.make_problems(300, 3, SMALL)}
+    found = toy.pretraining_questions(cfg, 0, exclude)
+    texts = [t for step in toy.model._pretraining_steps(cfg, 0, exclude) for t in step]
+    read = {q for t in texts for q in re.findall(r"^(?:Question|Problem|Q): (.*)$", t, re.M)}
+    assert len(read) > 20 and found == read and not found & exclude
+
+
 def test_build_model_never_trains_on_train_2_or_test(world, monkeypatch):
     """Spy on the corpus build_model trains on (the real generator runs)."""
     docs_seen: list[str] = []

@@ -12,7 +12,7 @@ every model exactly as it would load a real one (``from_pretrained`` on a folder
 - ``train_tokenizer`` (``tokenizer``): a byte-level BPE with a small vocabulary, every number up to
   ``max_value`` one token (CPU time of these models goes to the vocabulary width: keep it small).
 - ``build_model`` (``model``): a tiny ``LlamaForCausalLM``, optionally "pretrained" with a plain
-  PyTorch loop on synthetic text. That text leaves out every train_2 and test question and mostly
+  PyTorch loop on synthetic text (``pretraining_questions``: every question in it). That text leaves out every train_2 and test question and mostly
   leaves out the task's exact ``Question: ...\\nAnswer: ... #### N`` format, so the strong model has
   the latent ability (it can solve the problems) but not the task format: it has to pick the format
   up from the weak model's demonstrations, like the paper's base 70B models.
@@ -23,13 +23,14 @@ default of its own: ``toy.data`` (problems, data), the ``toy`` block (tokenizer)
 calibrated values that ``bench/toy_world.py`` measures.
 """
 
-from .model import build_model, model_config, pretrain
+from .model import build_model, model_config, pretrain, pretraining_questions
 from .problems import SPLITS, build_toy_data, final_answer, make_problems, strip_notes
 from .text import TARGET_ENDING, pretraining_text
 from .tokenizer import SPECIAL_TOKENS, load_tokenizer, train_tokenizer
 
 __all__ = [
     "SPECIAL_TOKENS", "SPLITS", "TARGET_ENDING", "build_model", "build_toy_data", "final_answer",
-    "load_tokenizer", "make_problems", "model_config", "pretrain", "pretraining_text", "strip_notes",
+    "load_tokenizer", "make_problems", "model_config", "pretrain", "pretraining_questions", "pretraining_text",
+    "strip_notes",
     "train_tokenizer",
 ]

@@ -48,24 +48,39 @@ def model_config(cfg: dict, tokenizer):
     )
 
 
-def _pretraining_batches(tokenizer, cfg: dict, seed: int,
-                         exclude: set[str]) -> tuple[list[list[list[int]]], int]:
-    """The token rows of every pretraining step, and their token count.
+def _pretraining_steps(cfg: dict, seed: int, exclude: set[str], seen: set[str] | None = None):
+    """The texts of every pretraining step, in order (``seen``: see ``pretraining_text``).
 
     Fresh rows for every step (no repeats), from a seed of their own. A step has rows of k
     documents each, k drawn per step, and about batch_size documents in all.
     """
-    steps, bs, seq_len = int(cfg["pretrain_steps"]), int(cfg["batch_size"]), int(cfg["seq_len"])
+    steps, bs = int(cfg["pretrain_steps"]), int(cfg["batch_size"])
     max_docs = int(cfg["max_docs_per_row"])
     rng = random.Random(seed * 1000 + 17)
-    batches: list[list[list[int]]] = []
-    n_tokens = 0
     single = int(steps * float(cfg["single_doc_share"]))
     for step in range(steps):
         # A curriculum: single documents first (the model learns to read a question at a fixed
         # place), then rows of 1..max_docs (it learns to read the last one and follow the format).
         k = 1 if step < single else rng.randint(1, max_docs)
-        texts = pretraining_text(max(1, round(bs / k)), rng.randrange(2**31), cfg, exclude, docs_per_row=k)
+        yield pretraining_text(max(1, round(bs / k)), rng.randrange(2**31), cfg, exclude, docs_per_row=k, seen=seen)
+
+
+def pretraining_questions(cfg: dict, seed: int, exclude: set[str]) -> set[str]:
+    """Every question in the pretraining text of a toy model (``cfg``, ``seed``, ``exclude`` as
+    ``pretrain`` takes them): what an evaluation on questions the model never read must avoid."""
+    seen: set[str] = set()
+    for _ in _pretraining_steps(cfg, seed, exclude, seen):
+        pass
+    return seen
+
+
+def _pretraining_batches(tokenizer, cfg: dict, seed: int,
+                         exclude: set[str]) -> tuple[list[list[list[int]]], int]:
+    """The token rows of every pretraining step (``_pretraining_steps``), and their token count."""
+    seq_len = int(cfg["seq_len"])
+    batches: list[list[list[int]]] = []
+    n_tokens = 0
+    for texts in _pretraining_steps(cfg, seed, exclude):
         enc = tokenizer(texts, add_special_tokens=True)["input_ids"]
         rows = [(d + [tokenizer.eos_token_id])[:seq_len] for d in enc]
         n_tokens += sum(len(r) for r in rows)

@@ -50,7 +50,7 @@ def _equations(rng: random.Random, cfg: dict, n_lines: int) -> str:
 
 
 def _row(rng: random.Random, cfg: dict, exclude: set[str], n_docs: int, equation_share: float,
-         target_share: float) -> str:
+         target_share: float, seen: set[str] | None) -> str:
     u = rng.random()
     if u < equation_share:
         return "\n\n".join(_equations(rng, cfg, rng.randint(8, 16)) for _ in range(n_docs))
@@ -64,6 +64,8 @@ def _row(rng: random.Random, cfg: dict, exclude: set[str], n_docs: int, equation
             p = draw_problem(rng, cfg)
             if p["question"] not in exclude:
                 break
+        if seen is not None:
+            seen.add(p["question"])
         if terse:
             steps = ". ".join(p["equations"]) + "."
         else:
@@ -73,13 +75,14 @@ def _row(rng: random.Random, cfg: dict, exclude: set[str], n_docs: int, equation
 
 
 def pretraining_text(n_rows: int, seed: int, cfg: dict, exclude: set[str],
-                     docs_per_row: int | None = None) -> list[str]:
+                     docs_per_row: int | None = None, seen: set[str] | None = None) -> list[str]:
     """``n_rows`` seeded pretraining sequences; no problem whose question is in ``exclude``.
 
     A row is equations (share ``equation_share``) or 1..``max_docs_per_row`` problems with their
     solutions in one format; rows in the task's answer format (``#### N``) have share
     ``target_format_share``, the others end "The answer is N." and the like. ``docs_per_row``
-    fixes the number of documents per row (batches of equal-length rows pad little).
+    fixes the number of documents per row (batches of equal-length rows pad little). ``seen``, if
+    given, receives the question of every problem written (the draws are the same either way).
     """
     rng = random.Random(seed)
     eq = float(cfg["equation_share"])
@@ -88,4 +91,5 @@ def pretraining_text(n_rows: int, seed: int, cfg: dict, exclude: set[str],
     if not (0 <= eq and 0 <= tgt and eq + tgt <= 1):
         raise ValueError(f"equation_share ({eq}) and target_format_share ({tgt}) must be >= 0 "
                          "and sum to <= 1")
-    return [_row(rng, cfg, exclude, docs_per_row or rng.randint(1, max_docs), eq, tgt) for _ in range(n_rows)]
+    return [_row(rng, cfg, exclude, docs_per_row or rng.randint(1, max_docs), eq, tgt, seen)
+            for _ in range(n_rows)]

@@ -1,5 +1,6 @@
 """The workflow's vocabularies, in one place: tasks, dataset formats, grading modes, CPU kernel
-settings, the SFT variants of stage I, the preference trainers of stage II, and the rows of the main table.
+settings, the SFT variants of stage I, the preference trainers of stage II, and the rows of the
+main table.
 
 The schema's enums (``x-vocabulary`` in config/schema.yaml), the rules' wildcard constraints, the
 CLI's choices and the tables' rows, labels and order are derived from what is listed here and from

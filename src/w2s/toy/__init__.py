@@ -12,8 +12,9 @@ every model exactly as it would load a real one (``from_pretrained`` on a folder
 - ``train_tokenizer`` (``tokenizer``): a byte-level BPE with a small vocabulary, every number up to
   ``max_value`` one token (CPU time of these models goes to the vocabulary width: keep it small).
 - ``build_model`` (``model``): a tiny ``LlamaForCausalLM``, optionally "pretrained" with a plain
-  PyTorch loop on synthetic text (``pretraining_questions``: every question in it). That text leaves out every train_2 and test question and mostly
-  leaves out the task's exact ``Question: ...\\nAnswer: ... #### N`` format, so the strong model has
+  PyTorch loop on synthetic text (``pretraining_questions``: every question in it). That text
+  leaves out every train_2 and test question and mostly leaves out the task's exact
+  ``Question: ...\\nAnswer: ... #### N`` format, so the strong model has
   the latent ability (it can solve the problems) but not the task format: it has to pick the format
   up from the weak model's demonstrations, like the paper's base 70B models.
 
@@ -31,6 +32,5 @@ from .tokenizer import SPECIAL_TOKENS, load_tokenizer, train_tokenizer
 __all__ = [
     "SPECIAL_TOKENS", "SPLITS", "TARGET_ENDING", "build_model", "build_toy_data", "final_answer",
     "load_tokenizer", "make_problems", "model_config", "pretrain", "pretraining_questions", "pretraining_text",
-    "strip_notes",
-    "train_tokenizer",
+    "strip_notes", "train_tokenizer",
 ]

@@ -62,7 +62,8 @@ def _pretraining_steps(cfg: dict, seed: int, exclude: set[str], seen: set[str] |
         # A curriculum: single documents first (the model learns to read a question at a fixed
         # place), then rows of 1..max_docs (it learns to read the last one and follow the format).
         k = 1 if step < single else rng.randint(1, max_docs)
-        yield pretraining_text(max(1, round(bs / k)), rng.randrange(2**31), cfg, exclude, docs_per_row=k, seen=seen)
+        yield pretraining_text(max(1, round(bs / k)), rng.randrange(2**31), cfg, exclude, docs_per_row=k,
+                               seen=seen)
 
 
 def pretraining_questions(cfg: dict, seed: int, exclude: set[str]) -> set[str]:

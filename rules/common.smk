@@ -312,7 +312,25 @@ TOY_SPLITS = ("train_1", "train_2", "test")
 
 
 def toy_data_files(seed):
-    return [f"{RESULTS}/toy_world/seed{seed}/data/{s}.jsonl" for s in TOY_SPLITS]
+    """The files of a toy dataset's splits: the world's train splits and its graded test set
+    (the test split plus toy.fresh_test problems, rule ``build_toy_graded_test``)."""
+    world = f"{RESULTS}/toy_world/seed{seed}"
+    files = {s: f"{world}/data/{s}.jsonl" for s in TOY_SPLITS}
+    return files | {"test": f"{world}/graded/test.jsonl"}
+
+
+def get_toy_world_settings(wc):
+    """The toy block the world's jobs read: all but fresh_test, which is drawn after the world, so
+    that a new count rebuilds no tokenizer or model."""
+    return canonical({k: v for k, v in config["toy"].items() if k != "fresh_test"})
+
+
+def get_pretrained_toy_models(wc):
+    """Every toy model's settings (name -> models.<name>.toy): their pretraining texts are what the
+    fresh test problems avoid."""
+    return canonical(
+        {m: c["toy"] for m, c in config["models"].items() if c["path"] == "toy"}
+    )
 
 
 def data_of(wc):
@@ -331,7 +349,7 @@ def get_source_files(*splits):
     def get(wc):
         dataset, seed = data_of(wc)
         if _is_toy_dataset(dataset):
-            return [f for s, f in zip(TOY_SPLITS, toy_data_files(seed)) if s in splits]
+            return [f for s, f in toy_data_files(seed).items() if s in splits]
         source = dataset_cfg(dataset)["source"]
         files = []
         for s in splits:
@@ -408,7 +426,7 @@ def get_dataset_source(*splits):
         dataset, seed = data_of(wc)
         source = dataset_cfg(dataset)["source"]
         if source == "toy":
-            source = {s: {"path": p} for s, p in zip(TOY_SPLITS, toy_data_files(seed))}
+            source = {s: {"path": p} for s, p in toy_data_files(seed).items()}
         return canonical({s: source[s] for s in splits if s in source})
 
     return get

@@ -62,7 +62,7 @@ rule train_toy_tokenizer:
     conda:
         "../envs/train.yaml"
     params:
-        toy=slice_of("toy"),
+        toy=get_toy_world_settings,
         seed=run_seed,
     script:
         "../scripts/train_toy_tokenizer.py"
@@ -91,23 +91,62 @@ rule pretrain_toy_model:
         "../scripts/pretrain_toy_model.py"
 
 
-rule prepare_dataset:
+# The test split followed by toy.fresh_test problems that no toy model has read (w2s.toy.fresh):
+# what a toy dataset's evaluations grade. Not an input of the tokenizer or of any model.
+rule build_toy_graded_test:
     input:
-        get_source_files("train_2", "test"),
+        rules.build_toy_data.output,
+    output:
+        f"{TOY_WORLD}/graded/test.jsonl",
+    log:
+        f"{RESULTS}/logs/toy_world/seed{{seed}}/build_toy_graded_test.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        fresh=config["toy"]["fresh_test"],
+        data=slice_of("toy", "data"),
+        models=get_pretrained_toy_models,
+        seed=run_seed,
+    script:
+        "../scripts/build_toy_graded_test.py"
+
+
+rule prepare_train_2:
+    input:
+        get_source_files("train_2"),
     output:
         train_2=f"{RESULTS}/data/{{data}}/train_2.jsonl",
         gold=f"{RESULTS}/data/{{data}}/train_2.gold.jsonl",
-        test=f"{RESULTS}/data/{{data}}/test.jsonl",
         train_2_source=f"{RESULTS}/data/{{data}}/train_2.source.json",
-        test_source=f"{RESULTS}/data/{{data}}/test.source.json",
     log:
-        f"{RESULTS}/logs/data/{{data}}/prepare_dataset.log",
+        f"{RESULTS}/logs/data/{{data}}/prepare_train_2.log",
     conda:
         "../envs/analysis.yaml"
     params:
         dataset=lambda wc: data_of(wc)[0],
         rule=get_dataset_rule,
-        source=get_dataset_source("train_2", "test"),
+        source=get_dataset_source("train_2"),
+    script:
+        "../scripts/prepare_dataset.py"
+
+
+# Its own job, so that a new test source reruns only the evaluations; it reads the normalised
+# train_2 to check that no test question is in it.
+rule prepare_test:
+    input:
+        source=get_source_files("test"),
+        train_2=f"{RESULTS}/data/{{data}}/train_2.jsonl",
+    output:
+        test=f"{RESULTS}/data/{{data}}/test.jsonl",
+        test_source=f"{RESULTS}/data/{{data}}/test.source.json",
+    log:
+        f"{RESULTS}/logs/data/{{data}}/prepare_test.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        dataset=lambda wc: data_of(wc)[0],
+        rule=get_dataset_rule,
+        source=get_dataset_source("test"),
     script:
         "../scripts/prepare_dataset.py"
 

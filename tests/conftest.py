@@ -59,6 +59,9 @@ def workflow_copy(tmp_path) -> Path:
 E2E_PRETRAIN_STEPS = 800
 # A toy model's nonzero pretraining steps in config/config.yaml (the weak model's are 0).
 _PRETRAINED = re.compile(r"(\bpretrain_steps:\s*)[1-9][0-9]*")
+# Fresh test problems of the e2e copy: a few, so that the rule runs but evaluations stay short.
+E2E_FRESH_TEST = 20
+_FRESH_TEST = re.compile(r"(?m)^(  fresh_test:\s*)[0-9]+")
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +77,8 @@ def e2e_run(tmp_path_factory) -> Path:
     # Any nonzero count: the default's value lives in config/config.yaml only.
     text, n = _PRETRAINED.subn(rf"\g<1>{E2E_PRETRAIN_STEPS}", config.read_text())
     assert n == 1, f"config/config.yaml has {n} pretrained toy models, not 1: update the e2e fixture"
+    text, n = _FRESH_TEST.subn(rf"\g<1>{E2E_FRESH_TEST}", text)
+    assert n == 1, "config/config.yaml sets no toy.fresh_test: update the e2e fixture"
     config.write_text(text)
     res = run_snakemake(workdir, "--cores", "all", timeout=1500)
     (workdir / "snakemake.stdout").write_text(res.stdout)

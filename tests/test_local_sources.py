@@ -106,13 +106,16 @@ def test_editing_a_row_of_a_local_train_1_reruns_what_reads_it(lab_run):
     assert untouched(outputs) and "results/data/lab/train_2.jsonl" not in outputs
 
 
-def test_editing_a_local_test_file_leaves_train_1_and_the_weak_sft_alone(lab_run):
-    """prepare_dataset writes train_2 and test together (it checks that they are disjoint), so the
-    consumers of train_2 rerun too; train_1, the weak SFT and the toy experiment do not."""
+def test_editing_a_local_test_file_reruns_only_the_evaluations(lab_run):
+    """prepare_test is its own job: no data job of train_1 or train_2 reruns, and no model."""
     workdir, overlay, paths, _ = lab_run
     paths["test"].write_text(paths["test"].read_text().replace("What is 17 plus 17?", "What is 17 plus 17 now?", 1))
     stats, out, outputs = dry_run_after(workdir, overlay)
-    assert stats["prepare_dataset"] == 1 and "prepare_train_1" not in stats and "train_weak_sft" not in stats
+    # Every evaluation (the ceiling's too) and the model cards that quote them; then the tables.
+    assert {k: v for k, v in stats.items() if k != "total"} == {
+        "prepare_test": 1, "evaluate": WEAK_CHAIN["evaluate"] + 1, "write_model_card": WEAK_CHAIN["write_model_card"] + 1,
+        "make_tables": 1, "all": 1}, stats
+    assert re.search(r"rule prepare_test:\n(.*\n)*?\s+reason: Updated input files: " + re.escape(str(paths["test"])), out)
     assert not [o for o in outputs if o.startswith(("results/toy/", "results/toy_world/", "results/data/toy/"))]
 
 
@@ -129,8 +132,9 @@ def test_data_jobs_record_their_sources(workflow_copy):
     paths = lab_files(workflow_copy)
     source = "".join(f"      {s}: {{path: {p}}}\n" for s, p in paths.items())
     overlay = write_overlay(workflow_copy, "lab.yaml", "datasets:\n  lab:\n    task: gsm8k\n    source:\n" + source)
-    res = run_snakemake(workflow_copy, "results/data/lab/train_2.jsonl", "results/data/lab/train_1.jsonl", "--cores",
-                        "1", "--configfile", "config/config.yaml", overlay, timeout=180)
+    targets = [f"results/data/lab/{s}.jsonl" for s in paths]
+    res = run_snakemake(workflow_copy, *targets, "--cores", "1", "--configfile", "config/config.yaml", overlay,
+                        timeout=180)
     assert res.returncode == 0, res.stderr[-3000:]
     import hashlib
 

@@ -215,7 +215,7 @@ def test_dry_run_builds_the_whole_grid(workdir, name):
     for key, n in expected_counts(cfg).items():
         assert counted.get(key, 0) == n, (key, counted.get(key, 0), n)
     datasets = {d for exp in cfg["experiments"].values() for d in [exp["dataset"], *exp["test_sets"]]}
-    assert counted.get(("prepare_dataset", "-"), 0) == len(datasets)
+    assert counted.get(("prepare_train_2", "-"), 0) == counted.get(("prepare_test", "-"), 0) == len(datasets)
     needs_train_1 = any(cfg["models"][w]["finetune"] for e in cfg["experiments"].values() for w in e["weak"])
     assert counted.get(("prepare_train_1", "-"), 0) == int(needs_train_1)
 
@@ -268,7 +268,7 @@ def test_seeds_are_independent_runs_over_one_data_preparation(workdir):
     one = dry_run(workdir, PAPER["gsm8k"])
     two = dry_run(workdir, PAPER["gsm8k"], overlay)
     count = lambda jobs: {r: sum(j["rule"] == r for j in jobs) for r in {j["rule"] for j in jobs}}  # noqa: E731
-    once = {"download_dataset_file", "prepare_dataset", "prepare_train_1", "make_tables", "make_tables_by_accuracy",
+    once = {"download_dataset_file", "prepare_train_2", "prepare_test", "prepare_train_1", "make_tables", "make_tables_by_accuracy",
             "make_data_quality_table", "make_passk_table", "plot_vote_confidence", "all"}
     c1, c2 = count(one), count(two)
     assert set(c1) == set(c2)

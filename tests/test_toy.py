@@ -211,7 +211,7 @@ def test_pretraining_mix():
 
 
 def test_pretraining_questions_are_the_questions_the_pretraining_reads():
-    # What bench/toy_fresh_test.py keeps out of its fresh questions.
+    # What w2s.toy.fresh keeps out of the fresh test problems.
     cfg = {**TEXT, "pretrain_steps": 8, "batch_size": 8, "single_doc_share": 0.25, "equation_share": 0.2}
     exclude = {p["question"] for p in toy.make_problems(300, 3, SMALL)}
     found = toy.pretraining_questions(cfg, 0, exclude)
@@ -239,3 +239,48 @@ def test_build_model_never_trains_on_train_2_or_test(world, monkeypatch):
     held_out = {r["question"] for s in ("train_2", "test") for r in read_jsonl(world / "data" / f"{s}.jsonl")}
     assert all(held_out <= e for e in excluded)
     assert not any(q in d for d in docs_seen for q in held_out)
+
+
+def test_graded_test_adds_fresh_problems_no_toy_model_read(world, monkeypatch, tmp_path):
+    """The graded test set: the test split, then fresh problems outside every split and outside the
+    text a toy model's real pretraining read (captured from build_model, not from the redraw)."""
+    from w2s.toy import fresh
+
+    read: list[str] = []
+    real = toy.pretraining_text
+
+    def spy(n_rows, seed, cfg, exclude, **kw):
+        docs = real(n_rows, seed, cfg, exclude, **kw)
+        read.extend(docs)
+        return docs
+
+    monkeypatch.setattr(toy.model, "pretraining_text", spy)
+    strong = tiny_model(pretrain_steps=3, batch_size=6, seq_len=32, lr=1e-3,
+                        **{k: SMALL[k] for k in ("max_steps", "max_operand", "max_value")})
+    toy.build_model(str(tmp_path / "strong"), str(world / "tok"), str(world / "data"), strong, seed=0)
+    monkeypatch.setattr(toy.model, "pretraining_text", real)
+    read_questions = {q for d in read for q in re.findall(r"^(?:Question|Problem|Q): (.*)$", d, re.M)}
+    assert len(read_questions) > 5
+
+    excluded: list[set] = []
+    real_make = fresh.make_problems
+    monkeypatch.setattr(fresh, "make_problems",
+                        lambda n, seed, cfg, exclude: excluded.append(exclude) or real_make(n, seed, cfg, exclude))
+    models = {"toy-weak": tiny_model(pretrain_steps=0), "toy-strong": strong}
+    out = tmp_path / "graded" / "test.jsonl"
+    counts = fresh.write_graded_test(out, world / "data", 40, SMALL, models, seed=0)
+    rows = read_jsonl(out, {"id": str, "question": str, "answer": str})
+    test = read_jsonl(world / "data" / "test.jsonl")
+    assert counts == {"test_split": len(test), "fresh": 40} and len(rows) == len(test) + 40
+    assert rows[: len(test)] == test
+    splits = {r["question"] for s in toy.SPLITS for r in read_jsonl(world / "data" / f"{s}.jsonl")}
+    new = [r["question"] for r in rows[len(test):]]
+    assert len(set(new)) == 40 and not set(new) & (splits | read_questions)
+    assert excluded and (splits | read_questions) <= excluded[0]
+    assert all(int(toy.final_answer(r["answer"])) == solve(r["question"]) for r in rows[len(test):])
+
+    again = tmp_path / "again.jsonl"
+    fresh.write_graded_test(again, world / "data", 40, SMALL, models, seed=0)
+    assert again.read_bytes() == out.read_bytes()
+    fresh.write_graded_test(again, world / "data", 0, SMALL, models, seed=0)
+    assert read_jsonl(again) == test

@@ -55,8 +55,9 @@ def test_dry_run_lists_every_stage(workflow_copy):
     assert res.returncode == 0, res.stderr
     stats = jobs_listed(res.stdout)
     n_pref = len(default_experiment()["stage2"]["methods"])
-    expected = {"build_toy_data": 1, "train_toy_tokenizer": 1, "pretrain_toy_model": 2, "prepare_dataset": 1,
-                "prepare_train_1": 1, "train_weak_sft": 1, "answer_train_2": 4, "sample_demonstrations": 1,
+    expected = {"build_toy_data": 1, "train_toy_tokenizer": 1, "pretrain_toy_model": 2, "build_toy_graded_test": 1,
+                "prepare_train_2": 1, "prepare_test": 1, "prepare_train_1": 1, "train_weak_sft": 1,
+                "answer_train_2": 4, "sample_demonstrations": 1,
                 "consistency_filter": 2, "build_full_weak_set": 1, "build_ceiling_set": 1,
                 # 3 variants x 2 iterations + full weak FT + ceiling
                 "train_strong_sft": 8, "sample_answers": 1, "mine_pairs": 1, "train_preference": n_pref,
@@ -73,7 +74,8 @@ def test_each_seed_is_a_run_with_its_own_toy_world(workflow_copy):
     stats = jobs_listed(res.stdout)
     # The toy source follows the seed, so its data rules run per seed too; one table per experiment.
     n_pref = len(default_experiment()["stage2"]["methods"])
-    for rule, count in {"build_toy_data": 2, "pretrain_toy_model": 4, "prepare_dataset": 2, "train_strong_sft": 16,
+    for rule, count in {"build_toy_data": 2, "pretrain_toy_model": 4, "build_toy_graded_test": 2, "prepare_train_2": 2,
+                        "prepare_test": 2, "train_strong_sft": 16,
                         "evaluate": 2 * (10 + n_pref), "train_preference": 2 * n_pref, "make_tables": 1}.items():
         assert stats.get(rule) == count, (rule, stats)
     for seed in (0, 1):
@@ -223,7 +225,7 @@ def test_malformed_dataset_file_names_file_and_line(workflow_copy, case):
     res = run_snakemake(workflow_copy, "results/data/bad/train_2.jsonl", "--cores", "1", "--configfile",
                         "config/config.yaml", write_overlay(workflow_copy, "bad.yaml", overlay), timeout=180)
     assert res.returncode != 0
-    log = (workflow_copy / "results/logs/data/bad/prepare_dataset.log").read_text()
+    log = (workflow_copy / "results/logs/data/bad/prepare_train_2.log").read_text()
     assert message in log and str(bad) in log
     assert "Traceback" not in log
     assert log.strip().splitlines()[-1].startswith("error: ")  # the message is the log's last line
@@ -245,8 +247,9 @@ def test_data_rules_normalise_a_labs_own_jsonl(workflow_copy):
         "datasets:\n  lab:\n    task: gsm8k\n    format: jsonl\n"
         "    fields: {id: uid, question: problem, answer: final, solution: work}\n"
         "    answer_from: field\n    source:\n" + source))
-    res = run_snakemake(workflow_copy, "results/data/lab/train_2.jsonl", "results/data/lab/train_1.jsonl", "--cores",
-                        "1", "--configfile", "config/config.yaml", overlay, timeout=180)
+    targets = [f"results/data/lab/{s}.jsonl" for s in splits]
+    res = run_snakemake(workflow_copy, *targets, "--cores", "1", "--configfile", "config/config.yaml", overlay,
+                        timeout=180)
     assert res.returncode == 0, res.stderr[-3000:]
     out = workflow_copy / "results/data/lab"
     read = lambda name: [json.loads(line) for line in (out / name).open()]  # noqa: E731
@@ -362,8 +365,20 @@ def test_changing_weak_learning_rate_reruns_only_the_weak_chain(e2e_run):
     # The weak chain: everything downstream of the weak SFT; not the toy world, data or ceiling.
     assert stats["train_weak_sft"] == 1
     assert stats["train_strong_sft"] == 7 and stats["evaluate"] == 11
-    for untouched in ("build_toy_data", "pretrain_toy_model", "prepare_dataset", "prepare_train_1", "build_ceiling_set"):
+    for untouched in ("build_toy_data", "pretrain_toy_model", "prepare_train_2", "prepare_test", "prepare_train_1",
+                      "build_ceiling_set"):
         assert untouched not in stats
+
+
+@pytest.mark.slow
+def test_more_fresh_test_problems_rerun_only_the_evaluations(e2e_run):
+    stats = rerun_jobs(e2e_run, "toy:\n  fresh_test: 25\n")
+    # The graded test set and what grades it (every evaluation, the cards quoting them: all but
+    # weak-ICL's, which has no model of its own; the table); no tokenizer, model, train_2 job or training.
+    n_evaluated = 10 + len(default_experiment()["stage2"]["methods"])
+    assert {k: v for k, v in stats.items() if k != "total"} == {
+        "build_toy_graded_test": 1, "prepare_test": 1, "evaluate": n_evaluated, "write_model_card": n_evaluated - 1,
+        "make_tables": 1, "all": 1}, stats
 
 
 @pytest.mark.slow

@@ -17,6 +17,9 @@ every model exactly as it would load a real one (``from_pretrained`` on a folder
   ``Question: ...\\nAnswer: ... #### N`` format, so the strong model has
   the latent ability (it can solve the problems) but not the task format: it has to pick the format
   up from the weak model's demonstrations, like the paper's base 70B models.
+- ``write_graded_test`` (``fresh``): the test set a toy dataset grades: the test split plus
+  ``toy.fresh_test`` problems drawn after the world, in no split and no toy model's pretraining
+  text, so that their number changes no model.
 
 Every function takes a slice of the validated config (``w2s.config.validate_config``), never a
 default of its own: ``toy.data`` (problems, data), the ``toy`` block (tokenizer) and
@@ -24,6 +27,7 @@ default of its own: ``toy.data`` (problems, data), the ``toy`` block (tokenizer)
 calibrated values that ``bench/toy_world.py`` measures.
 """
 
+from .fresh import write_graded_test
 from .model import build_model, model_config, pretrain, pretraining_questions
 from .problems import SPLITS, build_toy_data, final_answer, make_problems, strip_notes
 from .text import TARGET_ENDING, pretraining_text
@@ -32,5 +36,5 @@ from .tokenizer import SPECIAL_TOKENS, load_tokenizer, train_tokenizer
 __all__ = [
     "SPECIAL_TOKENS", "SPLITS", "TARGET_ENDING", "build_model", "build_toy_data", "final_answer",
     "load_tokenizer", "make_problems", "model_config", "pretrain", "pretraining_questions", "pretraining_text",
-    "strip_notes", "train_tokenizer",
+    "strip_notes", "train_tokenizer", "write_graded_test",
 ]

@@ -268,8 +268,8 @@ def test_seeds_are_independent_runs_over_one_data_preparation(workdir):
     one = dry_run(workdir, PAPER["gsm8k"])
     two = dry_run(workdir, PAPER["gsm8k"], overlay)
     count = lambda jobs: {r: sum(j["rule"] == r for j in jobs) for r in {j["rule"] for j in jobs}}  # noqa: E731
-    once = {"download_dataset_file", "prepare_train_2", "prepare_test", "prepare_train_1", "make_tables", "make_tables_by_accuracy",
-            "make_data_quality_table", "make_passk_table", "plot_vote_confidence", "all"}
+    once = {"download_dataset_file", "prepare_train_2", "prepare_test", "prepare_train_1", "make_tables",
+            "make_tables_by_accuracy", "make_data_quality_table", "make_passk_table", "plot_vote_confidence", "all"}
     c1, c2 = count(one), count(two)
     assert set(c1) == set(c2)
     for rule in c1:

@@ -284,3 +284,12 @@ def test_graded_test_adds_fresh_problems_no_toy_model_read(world, monkeypatch, t
     assert again.read_bytes() == out.read_bytes()
     fresh.write_graded_test(again, world / "data", 0, SMALL, models, seed=0)
     assert read_jsonl(again) == test
+
+
+def test_too_many_fresh_test_problems_name_the_key(world):
+    from w2s.io import InputError
+    from w2s.toy import fresh
+
+    tiny_space = {**SMALL, "max_steps": 1, "max_operand": 2, "max_value": 10}
+    with pytest.raises(InputError, match=r"toy\.fresh_test: 20000 fresh problems do not fit"):
+        fresh.fresh_problems(20000, 0, tiny_space, {}, world / "data")

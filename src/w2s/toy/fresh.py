@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io import write_jsonl
+from ..io import InputError, write_jsonl
 from .model import pretraining_questions
-from .problems import SPLITS, make_problems, read_split
+from .problems import make_problems, questions_of_splits, read_split
 
 # The fresh draw's seed is the run's seed plus this, far from any seed a run uses.
 FRESH_SEED_OFFSET = 7_000_003
@@ -27,14 +27,16 @@ def fresh_problems(n: int, seed: int, data_cfg: dict, models: dict[str, dict], d
     each redrawn exactly as ``w2s.toy.build_model`` drew it for this ``seed``."""
     if n <= 0:
         return []
-    splits: set[str] = set()
-    for s in SPLITS:
-        splits |= {r["question"] for r in read_split(data_dir, s)}
+    splits = questions_of_splits(data_dir)
     known = set(splits)
     for cfg in models.values():
         # Pretraining left out the splits' questions, so the redraw must too to draw the same text.
         known |= pretraining_questions(cfg, seed, splits)
-    rows = make_problems(n, seed + FRESH_SEED_OFFSET, data_cfg, exclude=known)
+    try:
+        rows = make_problems(n, seed + FRESH_SEED_OFFSET, data_cfg, exclude=known)
+    except ValueError as e:
+        raise InputError(f"toy.fresh_test: {n} fresh problems do not fit beside the {len(known):,} questions "
+                         f"of the splits and the pretraining texts ({e}) Lower toy.fresh_test.") from None
     return [{"id": f"toy-fresh-{i:05d}", "question": r["question"], "answer": r["answer"]}
             for i, r in enumerate(rows)]
 

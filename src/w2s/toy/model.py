@@ -12,7 +12,7 @@ import random
 import time
 
 from ..io import InputError, atomic_dir
-from .problems import SPLITS, read_split
+from .problems import questions_of_splits
 from .text import pretraining_text
 from .tokenizer import load_tokenizer
 
@@ -171,9 +171,7 @@ def build_model(out_dir: str, tokenizer_dir: str, data_dir: str, cfg: dict, seed
     tokenizer = load_tokenizer(tokenizer_dir)
     if tokenizer.pad_token_id is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
         raise InputError(f"{tokenizer_dir}: the tokenizer needs a pad token distinct from eos.")
-    exclude: set[str] = set()
-    for s in SPLITS:
-        exclude |= {r["question"] for r in read_split(data_dir, s)}
+    exclude = questions_of_splits(data_dir)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(model_config(cfg, tokenizer))
     metrics = pretrain(model, tokenizer, cfg, seed, exclude, threads)

@@ -257,3 +257,12 @@ def build_toy_data(out_dir: str, cfg: dict, seed: int) -> None:
 def read_split(data_dir: str | Path, split: str, fields: dict | None = None) -> list[dict]:
     """One split of the toy data (``{s}.jsonl`` in ``data_dir``), its ``question`` checked."""
     return read_jsonl(Path(data_dir) / f"{split}.jsonl", fields or {"question": str})
+
+
+def questions_of_splits(data_dir: str | Path) -> set[str]:
+    """Every question of the toy data's splits in ``data_dir``: what a pretraining text and the fresh
+    test problems leave out."""
+    questions: set[str] = set()
+    for s in SPLITS:
+        questions |= {r["question"] for r in read_split(data_dir, s)}
+    return questions
